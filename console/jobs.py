@@ -1,0 +1,53 @@
+"""Background jobs: django-rq when Redis is configured, an in-process worker otherwise.
+
+Jobs are module-level functions taking plain ids, so tests can call them directly and the
+in-process runner and rq behave the same. Jobs are enqueued after the surrounding
+transaction commits, so a worker never sees a row that might still roll back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+
+log = logging.getLogger(__name__)
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _embedded_executor() -> ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kc-job")
+        return _executor
+
+
+def _run_in_process(func, args, kwargs):
+    close_old_connections()
+    try:
+        return func(*args, **kwargs)
+    except Exception:
+        log.exception("in-process job %s failed", getattr(func, "__name__", func))
+        raise
+    finally:
+        close_old_connections()
+
+
+def enqueue(func, *args, queue: str = "default", **kwargs) -> None:
+    """Run `func(*args, **kwargs)` in the background once the current transaction commits."""
+
+    def submit():
+        if settings.REDIS_URL:
+            import django_rq
+
+            django_rq.get_queue(queue).enqueue(func, *args, **kwargs)
+        else:
+            _embedded_executor().submit(_run_in_process, func, args, kwargs)
+
+    transaction.on_commit(submit)
