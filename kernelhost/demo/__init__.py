@@ -1,0 +1,1 @@
+"""Demo vats and the default genesis config (genesis.json) of a demo node."""
