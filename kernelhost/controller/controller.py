@@ -193,7 +193,14 @@ def make_controller(kernel_storage, *, devices: dict | None = None, worker_facto
     devices: endowments by device name, e.g. ``{"bridge": fn(dict) -> dict}``.
     worker_factory: ``fn(spec) -> worker`` for vats whose manager type is not "local".
     options: ``{"log": fn(str)}`` receives vat prints and kernel notes; ``{"failpoint":
-    fn(name)}`` is called with "kernel.after_crank" after every crank."""
+    fn(name)}`` is called with "kernel.after_crank" after every crank and with
+    "vat.upgrade.after_stop" inside an upgrade crank (an exception from it leaves the
+    crank unflushed and the kernel unusable, and propagates as is);
+    ``{"maxVatsOnline": n}`` (default 50) bounds live workers (LRU);
+    ``{"dynamicManagerType": "local"|"subprocess"}`` is the worker of dynamic vats that
+    do not ask for one (default: "subprocess" when a worker_factory is given, else
+    "local"); ``{"testBundleSwaps": {bundleID: bundleID}}`` is a test-only hook that
+    loads another bundle where one is recorded (replay divergence tests)."""
     options = dict(options or {})
     bundle_id = kernel_storage.kv.get("kernelBundleID")
     if bundle_id is None:
@@ -241,6 +248,23 @@ class Controller:
     @property
     def panicked(self) -> bool:
         return self._kernel.panic_error is not None
+
+    def terminate_vat(self, vat_id: str, reason: str) -> bool:
+        """Terminate a vat now (host/governance remedy "terminateVat"), by vatID or name.
+
+        Performed at once as its own hashed flush unit (deterministic: the same call at
+        the same point of the block sequence gives every node the same state): promises
+        the vat decides are rejected with "vat terminated: <reason>", its c-list is
+        emptied, later sends to its objects reject; the notifies and vat-admin's
+        ``done()`` run at the next run(). Returns False if already terminated. Raises
+        KeyError for an unknown vat and ValueError for a critical
+        vat (terminating it would panic the kernel); the state is unchanged then."""
+        try:
+            return self._guard(self._kernel.host_terminate_vat, vat_id, str(reason))
+        except self._kmod.KernelStateError as e:
+            if self._kernel.panic_error is not None or "critical" not in str(e):
+                raise
+            raise ValueError(str(e)) from None
 
     # ---- messages and promises
     def queue_to_vat_root(self, vat_name: str, method: str, args: list, result_policy: str = "ignore") -> str:

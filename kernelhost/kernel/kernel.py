@@ -28,12 +28,19 @@ from __future__ import annotations
 
 from .devices import DEVICE_CLASSES, DeviceError, KRef
 from .errors import IllegalSyscall, KernelPanicError, KernelStateError
+from .jsonfast import dumps as _dumps
 from .jsonfast import loads as _loads
 from .kernel_state import KernelState, VatClist, msg_krefs
 from .kvbuffer import BufferedKV
 from .marshal import PassableError, capdata_is_single_slot, error_capdata, serialize, unserialize
 from .schema import check_schema
-from .vat_warehouse import VatWarehouse, initialize_worker_entry, transcript_entry
+from .vat_warehouse import (
+    DEFAULT_MAX_VATS_ONLINE,
+    VatWarehouse,
+    initialize_worker_entry,
+    shutdown_worker_entry,
+    transcript_entry,
+)
 from .vats import KERNEL_VATS
 from .version import KERNEL_VERSION, STATE_SCHEMA_VERSION
 
@@ -52,6 +59,16 @@ FLUSH_EVERY_CRANKS = 1000
 
 _OK = ["ok", None]
 _VAT_TERMINATED = error_capdata("vat terminated", "VatTerminated")
+UPGRADE_FAILURE = "vat-upgrade failure"
+UPGRADE_OPTIONS = frozenset({"vatParameters"})
+
+
+class _FailpointEscape(BaseException):
+    """Carries a failpoint's exception out of a crank untouched (never a panic)."""
+
+    def __init__(self, original: BaseException):
+        super().__init__(str(original))
+        self.original = original
 
 
 class _KernelAbort(BaseException):
@@ -107,9 +124,13 @@ class Kernel:
         self._failure = None
         self._failpoint = self.options.get("failpoint")
         check_schema(self)
+        opts = self.options
         self.warehouse = VatWarehouse(
             self, kernel_vats=KERNEL_VATS, worker_factory=worker_factory, read_bundle=read_bundle,
-            kernel_bundle=(kernel_bundle_id, self._kernel_bundle_bytes), log=self._vat_log)
+            kernel_bundle=(kernel_bundle_id, self._kernel_bundle_bytes), log=self._vat_log,
+            max_online=opts.get("maxVatsOnline") or DEFAULT_MAX_VATS_ONLINE,
+            dynamic_manager_type=opts.get("dynamicManagerType"),
+            bundle_swaps=opts.get("testBundleSwaps"))
         endowments = dict(devices or {})
         self.devices: dict = {}
         self.device_names: dict = {}
@@ -163,29 +184,47 @@ class Kernel:
         self.kv.add_op("init_transcript", vat_id)
         self.kv.add_op("add_item", vat_id, initialize_worker_entry(source, manager_type))
 
+    def _span_view(self, vat_id: str):
+        """The vat's current span as the kernel sees it now: the store's span with the
+        pending (buffered) operations applied. Returns (start, end, incarnation,
+        from_store, pending_items) or None (no transcript / terminated)."""
+        bounds = self.storage.transcripts.get_current_span_bounds(vat_id)
+        if bounds is None:
+            view = None
+        else:
+            view = [bounds["startPos"], bounds["endPos"], bounds["incarnation"], True, []]
+        for op in self.kv.pending_ops():
+            if op[1] != vat_id:
+                continue
+            kind = op[0]
+            if kind == "add_item":
+                view[1] += 1
+                view[4].append(op[2])
+            elif kind == "init_transcript":
+                view = [0, 0, 0, False, []]
+            elif kind in ("rollover_incarnation", "rollover_span"):
+                if view[0] != view[1]:
+                    view = [view[1], view[1], view[2], False, []]
+                if kind == "rollover_incarnation":
+                    view[2] += 1
+            elif kind == "stop_using_transcript":
+                view = None
+        return view
+
     def transcript_span(self, vat_id: str) -> tuple[int, list]:
         """(start position, items) of the vat's current span, pending items included."""
-        ops = self.kv.pending_ops()
-        if any(op[0] == "init_transcript" and op[1] == vat_id for op in ops):
-            start, items = 0, []
-        else:
-            bounds = self.storage.transcripts.get_current_span_bounds(vat_id)
-            start = bounds["startPos"] if bounds else 0
-            items = self.storage.transcripts.read_span(vat_id)
-        items += [op[2] for op in ops if op[0] == "add_item" and op[1] == vat_id]
-        return start, items
+        view = self._span_view(vat_id)
+        if view is None:
+            return 0, []
+        start, _end, _inc, from_store, pending = view
+        items = self.storage.transcripts.read_span(vat_id) if from_store else []
+        return start, items + pending
 
     def transcript_bounds(self, vat_id: str):
-        ops = self.kv.pending_ops()
-        if any(op[0] == "init_transcript" and op[1] == vat_id for op in ops):
-            bounds = {"startPos": 0, "endPos": 0, "incarnation": 0}
-        else:
-            bounds = self.storage.transcripts.get_current_span_bounds(vat_id)
-            if bounds is None:
-                return None
-            bounds = dict(bounds)
-        bounds["endPos"] += sum(1 for op in ops if op[0] == "add_item" and op[1] == vat_id)
-        return bounds
+        view = self._span_view(vat_id)
+        if view is None:
+            return None
+        return {"startPos": view[0], "endPos": view[1], "incarnation": view[2]}
 
     def _panic(self, message: str, cause: BaseException | None = None) -> KernelPanicError:
         if self.panic_error is None:
@@ -273,6 +312,11 @@ class Kernel:
             kv.end()
         except KernelPanicError:
             raise
+        except _FailpointEscape as f:
+            # A test/host failpoint fired inside the crank: the crank is abandoned (nothing
+            # is flushed) and the kernel is unusable, but this is not a kernel panic.
+            self._panic(f"failpoint raised inside a crank: {f.original}")
+            raise f.original from None
         except BaseException as e:
             raise self._panic(f"{type(e).__name__} in crank: {e}", e) from e
         finally:
@@ -295,6 +339,10 @@ class Kernel:
             self._process_start_vat(item, result)
         elif t == "create-vat":
             self._process_create_vat(item, result)
+        elif t == "upgrade-vat":
+            self._process_upgrade_vat(item, result)
+        elif t == "terminate-vat":
+            self._process_terminate_vat(item, result)
         else:
             raise AssertionError(f"unknown run-queue item type {t!r}")
 
@@ -331,7 +379,7 @@ class Kernel:
                 return
         owner = state.owner_of(target)
         if owner is None or owner in state.terminated():
-            self._reject_result(msg, _VAT_TERMINATED)
+            self._reject_result(msg, self._termination_rejection(owner))
             state.release_item(item)
             return
         self._deliver_message(owner, target, item, result)
@@ -405,20 +453,28 @@ class Kernel:
         result.vat_created = True
         options = dict(item["options"])
         params = options.pop("parameters", None)
+        if "vatParameters" in options:
+            params = options.pop("vatParameters")
         options["dynamic"] = True
         options.setdefault("name", vat_id)
+        if "critical" in options:
+            options["critical"] = bool(options["critical"])
         error = None
-        try:
-            params_capdata = serialize({"parameters": params if params is not None else {}, "powers": {}})
-        except PassableError as e:
-            error = f"bad vat parameters: {e}"
+        params_capdata = item.get("vatParameters")
+        if params_capdata is None:  # older queue items carried plain parameters
+            try:
+                params_capdata = serialize({"parameters": params if params is not None else {}, "powers": {}})
+            except PassableError as e:
+                error = f"bad vat parameters: {e}"
         if error is None:
             state.add_dynamic_vat(vat_id)
             state.record_vat(vat_id, item["source"], options, params_capdata)
+            for s in params_capdata["slots"]:
+                state.incref(s)  # vatParameters hold their krefs
             root = state.add_kernel_object(vat_id)
             self.kv.create(f"{vat_id}.c.o+0", root)
             self.kv.create(f"{vat_id}.c.{root}", "R o+0")
-            self.transcript_init(vat_id, item["source"], self.warehouse.manager_type(options))
+            self.transcript_init(vat_id, item["source"], self.warehouse.recorded_manager_type(options))
             info = self.vat(vat_id)
             self._deliver(info, self._start_vat_delivery(info), result, terminate_on_failure=False)
             if result.failed:
@@ -434,6 +490,128 @@ class Kernel:
         admin_root = self.kv.get("vatAdminRootKref")
         if admin_root:
             self.queue_to_kref(admin_root, "new_vat_callback", args)
+
+    def _process_terminate_vat(self, item: dict, result: CrankResult) -> None:
+        vat_id = item["vatID"]
+        if vat_id in self.state.terminated():
+            return
+        reason = item["reason"]
+        self.terminate_vat(vat_id, True, reason)
+
+    def _fire_failpoint(self, name: str) -> None:
+        fp = self._failpoint
+        if fp is None:
+            return
+        try:
+            fp(name)
+        except BaseException as e:  # noqa: BLE001 - carried out of the crank as is
+            raise _FailpointEscape(e) from e
+
+    def _process_upgrade_vat(self, item: dict, result: CrankResult) -> None:
+        """Vat upgrade (seed 004), all in one crank after a ``deliver`` savepoint:
+
+        1. ``bringOutYourDead`` to the old incarnation (recorded in its span);
+        2. ``shutdown-worker`` entry, the old worker stops (failpoint
+           ``vat.upgrade.after_stop``);
+        3. promises the vat decides are rejected (UpgradeDisconnection), its promise
+           c-list entries dropped, its ephemeral exports abandoned (sends to them
+           reject); durable objects, imports and the root stay;
+        4. ``rollover_incarnation`` (new span at the same position, incarnation + 1),
+           ``vNN.source`` / ``vNN.vatParameters`` replaced, ``initialize-worker``;
+        5. ``startVat`` on a fresh worker: build_root_object with the same baggage,
+           every durable kind must be redefined.
+
+        Any failure in 1 or 5 rolls everything back to the savepoint (transcript
+        operations included: they sit in the same buffer): the old incarnation is
+        intact and comes back by replay on its next delivery, and whatever the new
+        version sent is gone. The caller only learns "vat-upgrade failure"."""
+        state = self.state
+        kv = self.kv
+        vat_id = item["vatID"]
+        upgrade_id = item["upgradeID"]
+        bundle_id = item["bundleID"]
+        state.sync_queue()  # the dequeue must survive a rollback to `deliver`
+        deliver_savepoint = kv.savepoint()
+        error = None
+        old_source = _loads(kv.get(f"{vat_id}.source") or "{}")
+        if vat_id in state.terminated():
+            error = "the vat is terminated"
+        elif "bundleID" not in old_source:
+            error = "kernel vats cannot be upgraded"
+        bounds = self.transcript_bounds(vat_id) if error is None else None
+        old_incarnation = bounds["incarnation"] if bounds else 0
+        computrons = 0
+        if error is None:
+            info = self.vat(vat_id)
+            self._deliver(info, ["bringOutYourDead"], result, terminate_on_failure=False)
+            computrons += result.computrons
+            if result.failed:
+                error = f"bringOutYourDead failed: {self._failure}"
+        if error is None:
+            self.transcript_add(vat_id, shutdown_worker_entry())
+            self.warehouse.evict(vat_id)
+            self._fire_failpoint("vat.upgrade.after_stop")
+            self._disconnect_incarnation(info, old_incarnation)
+            kv.add_op("rollover_incarnation", vat_id)
+            source = {"bundleID": bundle_id}
+            kv.set(f"{vat_id}.source", _dumps(source))
+            new_params = item.get("vatParameters")
+            if new_params is not None:
+                old = unserialize(_loads(kv.get(f"{vat_id}.vatParameters")), lambda sl, i, p: KRef(sl, i))
+                fresh = unserialize(new_params, lambda sl, i, p: KRef(sl, i))
+                powers = old.get("powers") if isinstance(old, dict) else {}
+                capdata = serialize({"parameters": fresh.get("parameters"), "powers": powers or {}}, _kref_slot)
+                kv.set(f"{vat_id}.vatParameters", _dumps(capdata))
+                for slot in capdata["slots"]:
+                    state.incref(slot)
+            kv.add_op("add_item", vat_id, initialize_worker_entry(
+                source, self.warehouse.recorded_manager_type(info.options)))
+            result.failed = False
+            self._deliver(info, self._start_vat_delivery(info), result, terminate_on_failure=False)
+            computrons += result.computrons
+            if result.failed:
+                error = self._failure
+        result.computrons = computrons
+        if error is not None:
+            self.warehouse.evict(vat_id)
+            kv.rollback(deliver_savepoint)
+            self._reload_caches()
+            result.failed = True
+            self.note(f"vat {vat_id} upgrade {upgrade_id} to {bundle_id[:23]}... failed, "
+                      f"incarnation {old_incarnation} kept: {str(error)[:300]}")
+            outcome = {"error": UPGRADE_FAILURE}
+        else:
+            self.note(f"vat {vat_id} upgraded to incarnation {old_incarnation + 1} ({bundle_id[:23]}...)")
+            outcome = {"incarnationNumber": old_incarnation + 1}
+        admin_root = kv.get("vatAdminRootKref")
+        if admin_root:
+            self.queue_to_kref(admin_root, "vat_upgrade_callback", [upgrade_id, outcome])
+
+    def _disconnect_incarnation(self, info: _VatInfo, incarnation: int) -> None:
+        """What an ending incarnation leaves behind: its promises (it forgets them) and its
+        ephemeral exports (they die with its RAM)."""
+        state = self.state
+        kv = self.kv
+        vat_id = info.vat_id
+        clist = info.clist
+        prefix = clist.prefix
+        disconnect = error_capdata(f"vat {vat_id} upgraded: incarnation {incarnation} is gone",
+                                   "UpgradeDisconnection")
+        for key, value in kv.iter_prefix(prefix + "k"):
+            kref = key[len(prefix):]
+            vref = value[2:]
+            if kref[1] == "p":
+                st = state.kp_state(kref)
+                if st == "unresolved":
+                    if state.kp_decider(kref) == vat_id:
+                        self.resolve_kernel_promise(kref, True, disconnect)
+                    else:
+                        state.remove_subscriber(kref, vat_id)
+                clist.forget(vref, kref)
+            elif kref[1] == "o" and vref[:2] == "o+" and vref != "o+0" and vref[:3] != "o+d":
+                kv.delete(key)
+                kv.delete(prefix + vref)
+                kv.delete(f"{kref}.owner")  # abandoned: sends to it are rejected
 
     # ------------------------------------------------------------------ delivery
     def _deliver(self, info: _VatInfo, delivery: list, result: CrankResult,
@@ -659,6 +837,11 @@ class Kernel:
 
     # ------------------------------------------------------------------ termination
     def terminate_vat(self, vat_id: str, failure: bool, info_capdata: dict | None) -> None:
+        """Terminate a vat (inside a crank or a host bracket): promises it decides are
+        rejected, its c-list is emptied (imports released), its exports keep their dead
+        owner (sends to them reject), its transcript is closed, a dynamic vat leaves
+        ``vat.dynamicIDs`` and vat-admin is told (``done()`` settles). Its vatstore and
+        transcript items are kept. A critical vat's termination is a kernel panic."""
         state = self.state
         if vat_id in state.terminated():
             return
@@ -669,13 +852,70 @@ class Kernel:
         state.mark_terminated(vat_id)
         self.warehouse.evict(vat_id)
         rejection = info_capdata if failure and info_capdata else _VAT_TERMINATED
-        prefix = f"{vat_id}.c.kp"
-        decided = [key[len(vat_id) + 3:] for key, _v in self.kv.iter_prefix(prefix)]
-        for kp in decided:
-            if state.kp_state(kp) == "unresolved" and state.kp_decider(kp) == vat_id:
+        kv = self.kv
+        if rejection is not _VAT_TERMINATED:
+            try:
+                why = unserialize(rejection, lambda sl, i, p: KRef(sl, i))
+            except Exception:  # noqa: BLE001 - only used as text
+                why = reason
+            why = str(why)
+            if not why.startswith("vat terminated"):
+                why = f"vat terminated: {why}"
+            kv.set(f"{vat_id}.terminationReason", _dumps(error_capdata(why[:500], "VatTerminated")))
+        prefix = info.clist.prefix
+        entries = kv.iter_prefix(prefix + "k")
+        for key, _v in entries:
+            kp = key[len(prefix):]
+            if kp[1] == "p" and state.kp_state(kp) == "unresolved" and state.kp_decider(kp) == vat_id:
                 self.resolve_kernel_promise(kp, True, rejection)
+        for key, value in entries:
+            kref = key[len(prefix):]
+            kv.delete(key)
+            kv.delete(prefix + value[2:])
+            if kref[1] == "p":
+                if state.kp_state(kref) == "unresolved":
+                    state.remove_subscriber(kref, vat_id)
+                state.decref(kref)
+            elif kref[1] == "o" and state.owner_of(kref) != vat_id:
+                state.decref(kref)
         self.kv.add_op("stop_using_transcript", vat_id)
         self.note(f"vat {vat_id} ({info.name}) terminated{' with failure' if failure else ''}: {reason[:300]}")
+        if info.dynamic:
+            state.remove_dynamic_vat(vat_id)
+            admin_root = kv.get("vatAdminRootKref")
+            if admin_root and admin_root.startswith("ko") and state.owner_of(admin_root) not in state.terminated():
+                try:
+                    value = unserialize(info_capdata, lambda sl, i, p: KRef(sl, i)) if info_capdata else None
+                except Exception:  # noqa: BLE001 - a reason vat-admin cannot read is passed as text
+                    value = reason
+                self.queue_to_kref(admin_root, "vat_terminated", [vat_id, bool(failure), value])
+
+    def _termination_rejection(self, vat_id) -> dict:
+        """What a message to a terminated vat's object is rejected with."""
+        if vat_id:
+            raw = self.kv.get(f"{vat_id}.terminationReason")
+            if raw is not None:
+                return _loads(raw)
+        return _VAT_TERMINATED
+
+    def host_terminate_vat(self, vat_name: str, reason: str) -> bool:
+        """Host/governance remedy: terminate a vat now, as its own hashed flush unit (the
+        same call at the same point on every node gives the same state). Effects that
+        need cranks (notifies, vat-admin's ``done()``) run at the next run(). Returns
+        False if the vat was already terminated. A critical vat is refused (terminating
+        it would panic the kernel)."""
+        self._check_usable()
+        vat_id = self.find_vat(vat_name) if vat_name else None
+        if vat_id is None or not self.state.vat_exists(vat_id):
+            raise KeyError(f"no vat {vat_name!r}")
+        if vat_id in self.state.terminated():
+            return False
+        if self.vat(vat_id).critical:
+            raise KernelStateError(f"vat {vat_id} ({self.vat(vat_id).name}) is critical: "
+                                   "terminating it would panic the kernel")
+        capdata = error_capdata(f"vat terminated: {reason}", "VatTerminated")
+        self._outside_crank(self.terminate_vat, vat_id, True, capdata)
+        return True
 
     # ------------------------------------------------------------------ devices & host inputs
     def queue_to_kref(self, kref: str, method: str, args: list, result_policy: str | None = None):
@@ -707,11 +947,54 @@ class Kernel:
             raise DeviceError(f"bundle {bundle_id[:19]}... is a {manifest.get('kind')} bundle, not a vat bundle")
         return bundle_id
 
+    def vat_parameters_capdata(self, params, powers=None) -> dict:
+        """{"parameters", "powers"} capdata with krefs. Objects may be passed (they are
+        counted while recorded); promises may not (nothing would keep them alive)."""
+        try:
+            data = serialize({"parameters": params if params is not None else {}, "powers": powers or {}},
+                             _kref_slot)
+        except PassableError as e:
+            raise DeviceError(f"bad vat parameters: {e}") from None
+        if any(slot[1] == "p" for slot in data["slots"]):
+            raise DeviceError("vat parameters cannot carry promises")
+        return data
+
     def request_create_vat(self, bundle_id: str, options: dict) -> str:
+        options = dict(options)
+        params = options.pop("parameters", None)
+        if "vatParameters" in options:
+            params = options.pop("vatParameters")
+        params_capdata = self.vat_parameters_capdata(params)
         vat_id = self.state.allocate_vat_id()
         self.state.enqueue({"type": "create-vat", "vatID": vat_id, "source": {"bundleID": bundle_id},
-                            "options": options})
+                            "options": options, "vatParameters": params_capdata})
         return vat_id
+
+    def request_upgrade_vat(self, vat_id: str, bundle_id: str, options: dict) -> str:
+        """Queue an upgrade (vat-admin device hook). Returns the upgrade ID."""
+        unknown = sorted(set(options) - UPGRADE_OPTIONS)
+        if unknown:
+            raise DeviceError(f"upgrade: unknown options {unknown}")
+        state = self.state
+        if not state.vat_exists(vat_id):
+            raise DeviceError(f"upgrade: no vat {vat_id}")
+        params_capdata = None
+        if "vatParameters" in options:
+            params_capdata = self.vat_parameters_capdata(options["vatParameters"])
+        upgrade_id = f"up{state.next_id('vat.upgrade.nextID', 1)}"
+        state.enqueue({"type": "upgrade-vat", "vatID": vat_id, "upgradeID": upgrade_id,
+                       "bundleID": bundle_id, "vatParameters": params_capdata})
+        return upgrade_id
+
+    def request_terminate_vat(self, vat_id: str, reason) -> None:
+        """Queue a termination (vat-admin device hook: terminate_with_failure)."""
+        if not self.state.vat_exists(vat_id):
+            raise DeviceError(f"terminate: no vat {vat_id}")
+        try:
+            capdata = serialize(reason)
+        except PassableError as e:
+            raise DeviceError(f"terminate: the reason must be plain data: {e}") from None
+        self.state.enqueue({"type": "terminate-vat", "vatID": vat_id, "reason": capdata})
 
     def device(self, name: str):
         dev_id = self.device_names.get(name)
@@ -741,6 +1024,14 @@ class Kernel:
         if vat_id is None:
             raise KeyError(f"no vat named {vat_name!r}")
         root = self.kv.get(f"{vat_id}.c.o+0")
+        if root is None and vat_id in self.state.terminated():
+            def dead():
+                kp = self.state.add_kernel_promise(policy=result_policy)
+                self.state.incref(kp)
+                self.resolve_kernel_promise(kp, True, self._termination_rejection(vat_id))
+                return kp
+
+            return self._outside_crank(dead)
         if root is None:
             raise KeyError(f"vat {vat_name!r} has no root object")
 
@@ -763,6 +1054,9 @@ class Kernel:
         for dyn in state.dynamic_vat_ids():
             if self.vat(dyn).name == name:
                 return dyn
+        for dead in sorted(state.terminated()):
+            if self.vat(dead).dynamic and self.vat(dead).name == name:
+                return dead
         return None
 
     def kp_status(self, kp: str):
@@ -787,6 +1081,7 @@ class Kernel:
         vats = []
         terminated = state.terminated()
         ids = [state.vat_id_of(n) for n in state.static_vat_names()] + state.dynamic_vat_ids()
+        ids += sorted((v for v in terminated if v not in ids), key=lambda v: int(v[1:]))
         for vat_id in ids:
             options = _loads(kv.get(f"{vat_id}.options") or "{}")
             source = _loads(kv.get(f"{vat_id}.source") or "{}")
@@ -802,6 +1097,7 @@ class Kernel:
                 "critical": bool(options.get("critical")),
                 "terminated": vat_id in terminated,
                 "online": vat_id in self.warehouse.online,
+                "managerType": self.warehouse.manager_type(options) if "bundleID" in source else "local",
             })
         return {
             "crankNumber": state.crank_number(),
@@ -813,6 +1109,7 @@ class Kernel:
             "kernelVersion": KERNEL_VERSION,
             "stateSchemaVersion": STATE_SCHEMA_VERSION,
             "panic": str(self.panic_error) if self.panic_error else None,
+            "maxVatsOnline": self.warehouse.max_online,
         }
 
     def run_queue_items(self, limit: int = 50) -> list:

@@ -8,7 +8,8 @@ Kernel-wide keys:
     runQueue                     JSON [head, tail]; items at runQueue.<N> (JSON)
     vat.names                    JSON list of static vat names, in creation order
     vat.name.<NAME>              vatID of a static vat
-    vat.dynamicIDs               JSON list of dynamic vatIDs, in creation order
+    vat.dynamicIDs               JSON list of live dynamic vatIDs, in creation order
+                                 (a terminated vat leaves it)
     vat.nextID                   next vat number (vats are v1, v2, ...)
     vats.terminated              JSON list of terminated vatIDs
     device.names / device.name.<NAME> / device.nextID   same for devices (d7, d8, ...)
@@ -16,13 +17,16 @@ Kernel-wide keys:
     vatAdminRootKref             kref of the vat-admin vat's root
     kernel.defaultManagerType    worker type for vats that do not say
     ko.nextID / kp.nextID / kd.nextID   kernel ref counters (from 20 / 40 / 30)
+    vat.upgrade.nextID           next vat upgrade ID (up1, up2, ...)
 
 Per vat (vNN):
 
     vNN.source                   JSON {"bundleID"} or {"kernelVat": name}
     vNN.options                  JSON recorded options (name, critical, managerType,
                                  enablePipelining, dynamic)
-    vNN.vatParameters            JSON capdata given to startVat
+    vNN.vatParameters            JSON capdata given to startVat (replaced by an upgrade)
+    vNN.terminationReason        JSON error capdata: what sends to a vat terminated with
+                                 a failure are rejected with
     vNN.o.nextID / p.nextID / d.nextID   kernel-allocated import counters (50/60/70)
     vNN.c.<kref>                 "R <vref>" (c-list, kernel -> vat)
     vNN.c.<vref>                 "<kref>"   (c-list, vat -> kernel)
@@ -151,6 +155,12 @@ class KernelState:
         ids.append(vat_id)
         self.kv.set("vat.dynamicIDs", _dumps(ids))
 
+    def remove_dynamic_vat(self, vat_id: str) -> None:
+        ids = self.dynamic_vat_ids()
+        if vat_id in ids:
+            ids.remove(vat_id)
+            self.kv.set("vat.dynamicIDs", _dumps(ids))
+
     def record_vat(self, vat_id: str, source: dict, options: dict, parameters_capdata: dict) -> None:
         kv = self.kv
         kv.set(f"{vat_id}.source", _dumps(source))
@@ -222,6 +232,15 @@ class KernelState:
         if vat_id not in subs:
             subs.append(vat_id)
             self.kv.set(f"{kp}.subscribers", ",".join(subs))
+
+    def remove_subscriber(self, kp: str, vat_id: str) -> None:
+        subs = self.subscribers(kp)
+        if vat_id in subs:
+            subs.remove(vat_id)
+            if subs:
+                self.kv.set(f"{kp}.subscribers", ",".join(subs))
+            else:
+                self.kv.delete(f"{kp}.subscribers")
 
     def queue_on_promise(self, kp: str, msg: dict) -> None:
         kv = self.kv

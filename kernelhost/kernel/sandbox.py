@@ -494,6 +494,10 @@ def check_source(source: str | bytes, filename: str = "<vat>", *,
 # ---------------------------------------------------------------------------------------
 # The loader
 # ---------------------------------------------------------------------------------------
+_CODE_CACHE: dict = {}  # (filename, source, load context) -> checked, compiled code
+_CODE_CACHE_LIMIT = 512
+
+
 class _Loader:
     def __init__(self, files: Mapping[str, bytes], entry: str, allowed: frozenset[str],
                  extra_modules: Mapping[str, Any], log: Callable[[str], None] | None, prefix: str):
@@ -529,10 +533,23 @@ class _Loader:
         self.stdlib: dict[str, types.ModuleType] = {}
         self.builtins = self._make_builtins()
         self.codes: dict[str, types.CodeType] = {}
+        # The check + rewrite + compile result depends only on the source, the allowlist,
+        # the bundle's module names and the injected modules' public names: reuse it (code
+        # objects are immutable) so bringing a vat back online does not re-check its code.
+        context = (allowed, frozenset(self.sources), frozenset(self.packages),
+                   tuple(sorted((n, frozenset(k for k in m.__dict__ if not k.startswith("_")))
+                                for n, m in self.extra.items())))
         for mod, (path, src, _pkg) in self.sources.items():
             filename = f"<vat>/{path}"
-            tree = check_source(src, filename, is_importable=self._is_importable, names_of=self._names_of)
-            self.codes[mod] = compile(tree, filename, "exec", dont_inherit=True)
+            key = (filename, src, context)
+            code = _CODE_CACHE.get(key)
+            if code is None:
+                tree = check_source(src, filename, is_importable=self._is_importable, names_of=self._names_of)
+                code = compile(tree, filename, "exec", dont_inherit=True)
+                if len(_CODE_CACHE) >= _CODE_CACHE_LIMIT:
+                    _CODE_CACHE.pop(next(iter(_CODE_CACHE)))
+                _CODE_CACHE[key] = code
+            self.codes[mod] = code
 
     # -- names ---------------------------------------------------------------------------
     def _entry_module(self, entry: str) -> str:

@@ -8,9 +8,11 @@ the transcript and checks that the vat makes exactly the recorded syscalls;
 any difference ("anachrophobia") is a `ReplayError`, which the kernel turns
 into a panic. Replay never touches kernel state.
 
-This is also where issue 5 plugs in: vat upgrade = `evict` + transcript
-`rollover_incarnation` + a new worker on the new bundle; a heap-snapshot
-policy would bound replay length for subprocess workers.
+At most `max_online` workers live at once (kernel option ``maxVatsOnline``,
+default 50): the least recently used one is shut down without touching the
+store, and comes back by replay on its next delivery. Vat upgrade (kernel.py)
+= `evict` + transcript ``shutdown-worker`` + ``rollover_incarnation`` + a new
+worker on the new bundle. A heap-snapshot policy would bound replay length.
 
 Transcript entry (JSON): ``{"d": delivery, "sc": [{"s": syscall, "r": result}],
 "r": {"status": "ok", "computrons": N}}``; a span starts with a pseudo-delivery
@@ -24,12 +26,17 @@ from .jsonfast import dumps as _dumps
 from .jsonfast import loads as _loads
 from .worker import LocalWorker
 
-__all__ = ["VatWarehouse", "transcript_entry"]
+__all__ = ["VatWarehouse", "transcript_entry", "DEFAULT_MAX_VATS_ONLINE"]
 
+DEFAULT_MAX_VATS_ONLINE = 50
 
 
 def transcript_entry(delivery: list, syscalls: list, computrons: int) -> str:
     return _dumps({"d": delivery, "sc": syscalls, "r": {"status": "ok", "computrons": computrons}})
+
+
+def shutdown_worker_entry() -> str:
+    return _dumps({"d": ["shutdown-worker"], "sc": [], "r": {"status": "ok"}})
 
 
 def initialize_worker_entry(source: dict, manager_type: str) -> str:
@@ -38,27 +45,69 @@ def initialize_worker_entry(source: dict, manager_type: str) -> str:
 
 
 class VatWarehouse:
+    """Workers online, at most `max_online` of them (least recently used goes offline;
+    that never touches the store: the vat comes back by replay on its next delivery)."""
+
     def __init__(self, kernel, *, kernel_vats: dict, worker_factory=None, read_bundle=None,
-                 kernel_bundle=None, log=None):
+                 kernel_bundle=None, log=None, max_online: int = DEFAULT_MAX_VATS_ONLINE,
+                 dynamic_manager_type: str | None = None, bundle_swaps: dict | None = None):
         self.kernel = kernel
-        self.online: dict = {}
+        self.online: dict = {}  # vatID -> worker, least recently used first
         self.kernel_vats = kernel_vats
         self.worker_factory = worker_factory
         self.read_bundle = read_bundle
         self.kernel_bundle = kernel_bundle  # (id, bytes-getter) for subprocess workers
         self.log = log
+        self.max_online = max(1, int(max_online))
+        # Worker type of dynamic vats that do not ask for one: a node-local choice (the
+        # same liveslots runs in both), so it is not recorded in consensus state.
+        self.dynamic_manager_type = dynamic_manager_type or ("subprocess" if worker_factory else "local")
+        self.bundle_swaps = dict(bundle_swaps or {})  # test-only: load bundle B where A is recorded
         self.replayed_deliveries = 0
+        self.replayed_by_vat: dict = {}  # vatID -> deliveries replayed (this process)
+        self.evictions = 0
 
     def ensure_online(self, vat_id: str):
-        w = self.online.get(vat_id)
+        online = self.online
+        w = online.get(vat_id)
         if w is None:
             w = self._create_worker(vat_id)
-            self._replay(vat_id, w)
-            self.online[vat_id] = w
+            try:
+                self._replay(vat_id, w)
+            except BaseException:
+                w.shutdown()
+                raise
+            while len(online) >= self.max_online:
+                self._evict_lru()
+            online[vat_id] = w
+        elif next(reversed(online)) != vat_id:
+            del online[vat_id]  # most recently used goes last
+            online[vat_id] = w
         return w
 
+    def _evict_lru(self) -> None:
+        vat_id = next(iter(self.online))
+        self.evictions += 1
+        self.evict(vat_id)
+
     def manager_type(self, options: dict) -> str:
-        return options.get("managerType") or self.kernel.kv.get("kernel.defaultManagerType") or "local"
+        """The worker type a vat actually runs on (node-local, not consensus)."""
+        mt = options.get("managerType")
+        if mt:
+            return mt
+        if options.get("dynamic"):
+            return self.dynamic_manager_type
+        return self.kernel.kv.get("kernel.defaultManagerType") or "local"
+
+    def recorded_manager_type(self, options: dict) -> str:
+        """What the transcript's initialize-worker entry records (consensus: it must not
+        depend on the node's worker_factory)."""
+        mt = options.get("managerType")
+        if mt:
+            return mt
+        if options.get("dynamic"):
+            return "default"
+        return self.kernel.kv.get("kernel.defaultManagerType") or "local"
 
     def _create_worker(self, vat_id: str):
         kv = self.kernel.kv
@@ -71,7 +120,11 @@ class VatWarehouse:
                 raise ReplayError(f"{vat_id}: this kernel has no built-in vat {source['kernelVat']!r}")
             return LocalWorker(namespace_loader=build_namespace, log=log)
         bundle_id = source["bundleID"]
-        manifest, files = self.read_bundle(bundle_id)
+        bundle_id = self.bundle_swaps.get(bundle_id, bundle_id)
+        try:
+            manifest, files = self.read_bundle(bundle_id)
+        except Exception as e:  # noqa: BLE001 - named in the error the kernel reports
+            raise ReplayError(f"{vat_id}: cannot load its bundle {bundle_id}: {type(e).__name__}: {e}") from e
         entry = manifest["entry"]
         mtype = self.manager_type(options)
         if mtype == "local":
@@ -105,7 +158,9 @@ class VatWarehouse:
         for offset, raw in enumerate(items[1:], start=1):
             entry = _loads(raw)
             replay_one(vat_id, worker, entry, start + offset)
-            self.replayed_deliveries += 1
+        n = len(items) - 1
+        self.replayed_deliveries += n
+        self.replayed_by_vat[vat_id] = self.replayed_by_vat.get(vat_id, 0) + n
 
     def evict(self, vat_id: str) -> None:
         w = self.online.pop(vat_id, None)
@@ -155,6 +210,6 @@ def replay_one(vat_id: str, worker, entry: dict, position: int) -> None:
         check(vsc)
     if i != len(recorded):
         raise ReplayError(f"{vat_id} transcript position {position}: vat made {i} syscalls, "
-                          f"{len(recorded)} recorded")
+                          f"{len(recorded)} recorded; missing {_canon(recorded[i]['s'])[:200]}")
     if result[0] != "ok":
         raise ReplayError(f"{vat_id} transcript position {position}: delivery failed on replay: {result[1]}")

@@ -12,3 +12,14 @@ def test_run_pingpong_reports_figures(tmp_path):
     assert result["cranks"] == 2 * 20 + 3  # bob's delivery + alice's notify per ping, plus bootstrap's
     assert result["cranks_per_s"] > 0 and result["setup_s"] > 0
     assert (tmp_path / "swingstore.sqlite").exists()
+
+
+def test_run_replay_reports_figures_and_loads_lazily(tmp_path):
+    from kernelhost.kernel_bench import run_replay
+
+    result = run_replay(4, 40, tmp_path / "r")
+    assert result["workload"] == "replay" and result["vats"] == 4 and result["deliveries"] == 40
+    # lazy loading: the first delivery brought back one vat only (startVat + its 10 increments)
+    assert result["first_vat_replayed"] == 11
+    assert result["replayed_deliveries"] == 3 * 11
+    assert result["start_to_first_delivery_s"] > 0 and result["replayed_deliveries_per_s"] > 0

@@ -1,11 +1,24 @@
-"""The vat-admin vat: the service vats use to create (and, in issue 5, upgrade and
-terminate) dynamic vats.
+"""The vat-admin vat: the service vats use to create, upgrade and terminate dynamic vats.
 
 ``E(vat_powers.vat_admin).create_vat(bundle_id_or_name, options)`` resolves to
-``{"root": <new vat's root>, "admin_node": <AdminNode>}`` once the new vat has
-run its build_root_object, or rejects if that failed. The vat keeps its pending
-creations in memory; after a restart the memory comes back by transcript
-replay, like any vat.
+``{"root": <new vat's root>, "admin_node": <AdminNode>}`` once the new vat has run
+its build_root_object, or rejects if that failed. Options: ``name``, ``parameters``
+(alias ``vatParameters``), ``critical``, ``managerType`` (``local`` | ``subprocess``),
+``enablePipelining``.
+
+The admin node:
+
+- ``get_vat_id()``;
+- ``upgrade(bundle_id_or_name, {"vatParameters": ...})`` -> ``{"incarnationNumber": n}``,
+  or a rejection whose message contains "vat-upgrade failure" (the old incarnation
+  carries on); unknown options are rejected at once;
+- ``terminate_with_failure(reason)``: the vat is terminated (its promises rejected
+  with `reason`);
+- ``done()``: a promise that settles when the vat ends: fulfilled with the completion
+  value of ``exit_vat``, rejected with the reason of a failure or termination.
+
+The vat keeps its pending requests in memory; after a restart that memory comes
+back by transcript replay, like any vat's.
 """
 
 from __future__ import annotations
@@ -23,16 +36,34 @@ def build_namespace(extra_modules: dict) -> dict:
         D = vat_powers.D  # noqa: N806
         device = vat_powers.admin_device
         pending = {}
+        upgrades = {}
+        done_kits = {}
+        ended = {}
+
+        def done_kit(vat_id):
+            kit = done_kits.get(vat_id)
+            if kit is None:
+                kit = done_kits[vat_id] = make_promise_kit()
+            return kit
 
         def make_admin_node(vat_id):
-            def not_yet(*_args):
-                raise NotImplementedError("vat upgrade/termination arrive with the next kernel release")
+            def upgrade(source, options=None):
+                upgrade_id = D(device).upgrade(vat_id, source, options or {})
+                kit = make_promise_kit()
+                upgrades[upgrade_id] = kit
+                return kit.promise
+
+            def terminate_with_failure(reason=None):
+                D(device).terminate(vat_id, reason)
+
+            def done():
+                return done_kit(vat_id).promise
 
             return Far("AdminNode", {
                 "get_vat_id": lambda: vat_id,
-                "upgrade": not_yet,
-                "terminate_with_failure": not_yet,
-                "done": not_yet,
+                "upgrade": upgrade,
+                "terminate_with_failure": terminate_with_failure,
+                "done": done,
             })
 
         def create_vat(source, options=None):
@@ -50,6 +81,31 @@ def build_namespace(extra_modules: dict) -> dict:
             else:
                 kit.resolve({"root": result["root"], "admin_node": make_admin_node(vat_id)})
 
-        return Far("VatAdminService", {"create_vat": create_vat, "new_vat_callback": new_vat_callback})
+        def vat_upgrade_callback(upgrade_id, result):
+            kit = upgrades.pop(upgrade_id, None)
+            if kit is None:
+                return
+            if "error" in result:
+                kit.reject(RemoteError(str(result["error"]), "VatUpgradeError"))
+            else:
+                kit.resolve({"incarnationNumber": result["incarnationNumber"]})
+
+        def vat_terminated(vat_id, failure, reason):
+            if vat_id in ended:
+                return
+            ended[vat_id] = True
+            kit = done_kit(vat_id)
+            if failure:
+                kit.reject(reason if isinstance(reason, BaseException)
+                           else RemoteError(str(reason), "VatTerminated"))
+            else:
+                kit.resolve(reason)
+
+        return Far("VatAdminService", {
+            "create_vat": create_vat,
+            "new_vat_callback": new_vat_callback,
+            "vat_upgrade_callback": vat_upgrade_callback,
+            "vat_terminated": vat_terminated,
+        })
 
     return {"build_root_object": build_root_object}

@@ -1,0 +1,5 @@
+from swingset import Far
+
+
+def build_root_object(vat_powers, vat_parameters, baggage):
+    return Far("Bad", {"read": lambda: open("/etc/passwd").read()})
