@@ -34,6 +34,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_rq",
     "kernelhost",
+    "kernelhost.chain",
+    "kernelhost.governance",
     "console",
 ]
 
@@ -87,6 +89,9 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The node publishes live events through this callable (kernelhost never imports console).
+NODE_EVENT_PUBLISHER = "console.node_events.publish_node_event"
 
 SWINGSTORE_PATH = env_str("SWINGSTORE_PATH", str(VAR_DIR / "swingstore.sqlite"))
 

@@ -1,0 +1,148 @@
+"""Commands (submittx, nodestatus, failpoints), failpoint parsing, the runner's publishing
+and its one-runner lock."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from kernelhost import failpoints
+from kernelhost.chain.models import Block, Transaction
+from kernelhost.chain.services.node_genesis import init_node
+from kernelhost.chain.txshapes import TxInvalid
+from kernelhost.chain.types import ERR_INVALID, ERR_TOO_LARGE, ERR_UNKNOWN_ACCOUNT
+from kernelhost.models import RunnerHeartbeat
+from kernelhost.runner import RunnerLockedError, run_node, runner_lock
+
+from .nodekit import TEST_GENESIS
+
+
+@pytest.fixture
+def node(db, settings, tmp_path):
+    settings.SWINGSTORE_PATH = str(tmp_path / "swingstore.sqlite")
+    init_node(settings.SWINGSTORE_PATH, config_path=TEST_GENESIS)
+    return tmp_path
+
+
+def test_submittx_prints_the_id_and_refuses_bad_input_clearly(node, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(
+        {"type": "bank/send", "from": "alice", "to": "bob", "amount": "5", "denom": "ucon"})))
+    out = io.StringIO()
+    call_command("submittx", "-", stdout=out)
+    printed = json.loads(out.getvalue())
+    assert printed["ok"] is True and Transaction.objects.filter(tx_hash=printed["id"]).exists()
+    for bad, message in [
+        ({"type": "bank/burn"}, "unknown transaction type"),
+        ({"type": "bank/send", "from": "alice", "to": "bob", "denom": "ucon"}, "missing field 'amount'"),
+        ({"type": "bank/send", "from": "alice", "to": "bob", "amount": "-3", "denom": "ucon"}, "negative amount"),
+        ({"type": "bank/send", "from": "alice", "to": "bob", "amount": 1.5, "denom": "ucon"}, "integer"),
+        ({"type": "swingset/installBundle", "bundle": "not base64!"}, "base64"),
+    ]:
+        monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(bad)))
+        with pytest.raises(CommandError, match=message):
+            call_command("submittx", "-", stdout=io.StringIO())
+    assert Transaction.objects.count() == 1
+
+
+def test_execution_errors_are_results_and_change_nothing(node, settings):
+    from kernelhost.chain.services.txs import submit_tx
+
+    settings.BUNDLE_MAX_BYTES = 10
+    unknown = submit_tx({"type": "bank/send", "from": "alice", "to": "mallory", "amount": "1", "denom": "ucon"})
+    broke = submit_tx({"type": "bank/send", "from": "carol", "to": "bob", "amount": "999999", "denom": "ucon"})
+    with pytest.raises(TxInvalid, match="too large") as refused:
+        submit_tx({"type": "swingset/installBundle", "bundle": "QUJDREVGR0hJSktMTU5PUA=="})
+    assert refused.value.code == ERR_TOO_LARGE
+    # a bad tx that reached the mempool another way is refused at execution too
+    raw = Transaction.objects.create(tx_hash="f" * 64, type="bank/send", body={"from": "alice", "to": "bob",
+                                                                               "amount": "-1", "denom": "ucon"})
+    run_node(stop=threading.Event(), blocks=1, logical_clock=True, publish=lambda *a: None)
+    assert Transaction.objects.get(pk=unknown.pk).code == ERR_UNKNOWN_ACCOUNT
+    assert "insufficient funds" in Transaction.objects.get(pk=broke.pk).message
+    assert Transaction.objects.get(pk=raw.pk).code == ERR_INVALID
+    from kernelhost.chain.selectors import balances
+
+    assert balances()["alice"]["ucon"] == "1000000" and balances()["carol"]["ucon"] == "5000"
+
+
+def test_nodestatus_json_shape(node):
+    run_node(stop=threading.Event(), blocks=2, logical_clock=True, publish=lambda *a: None)
+    out = io.StringIO()
+    call_command("nodestatus", "--json", stdout=out)
+    status = json.loads(out.getvalue())
+    assert status["chain"]["height"] == 2 and len(status["chain"]["appHash"]) == 64
+    assert status["chain"]["blockIntervalS"] == 2.0  # logical clock, default 2000 ms
+    kernel = status["kernel"]
+    assert kernel["state"] == "running" and kernel["savedHeight"] == 2 and kernel["bundleID"].startswith("b1-")
+    assert kernel["crankNumber"] > 0 and kernel["runQueueLength"] == 0 and kernel["pausedHeight"] is None
+    assert {v["name"] for v in status["vats"]} >= {"bootstrap", "payer", "bomb"}
+    assert status["actionQueueLength"] == 0 and status["pendingChainSends"] == 0 and status["upgradePlan"] is None
+
+
+def test_publishing_failures_never_stop_the_node(node):
+    seen = []
+
+    def flaky(topic, event):
+        seen.append(topic)
+        raise RuntimeError("console is down")
+
+    assert run_node(stop=threading.Event(), blocks=3, logical_clock=True, publish=flaky) == 3
+    assert Block.objects.filter(state=Block.COMMITTED).count() == 3
+    assert {"dashboard", "blocks", "chainsends", "runqueue", "banner"} <= set(seen)
+    assert RunnerHeartbeat.objects.get(name="node").state == "stopped"
+
+
+def test_stop_event_stops_between_blocks(node):
+    stop = threading.Event()
+    stop.set()
+    assert run_node(stop=stop, logical_clock=True, publish=lambda *a: None) == 0
+
+
+def test_one_runner_per_node_with_redis(settings):
+    if not settings.REDIS_URL:
+        pytest.skip("needs REDIS_URL")
+    with runner_lock("lock-test"):
+        with pytest.raises(RunnerLockedError), runner_lock("lock-test"):
+            pass
+    with runner_lock("lock-test"):  # released: can be taken again
+        pass
+
+
+def test_failpoint_parsing_and_raise_at_n():
+    try:
+        failpoints.configure("chain.after_commit=raise@2")
+        failpoints.failpoint("chain.after_commit")
+        with pytest.raises(failpoints.FailpointError):
+            failpoints.failpoint("chain.after_commit")
+        failpoints.failpoint("kernel.after_crank")  # not armed: nothing
+        with pytest.raises(ValueError, match="unknown failpoint"):
+            failpoints.parse("no.such=crash")
+        with pytest.raises(ValueError, match="unknown action"):
+            failpoints.parse("chain.after_commit=explode")
+    finally:
+        failpoints.configure(None)
+
+
+def test_failpoints_command_lists_every_name():
+    out = io.StringIO()
+    call_command("failpoints", stdout=out)
+    for name in failpoints.FAILPOINTS:
+        assert name in out.getvalue()
+
+
+def test_vats_with_new_deliveries_get_a_live_event(node):
+    from kernelhost.chain.services.txs import submit_tx
+
+    run_node(stop=threading.Event(), blocks=1, logical_clock=True, publish=lambda *a: None)
+    submit_tx({"type": "swingset/send", "vat": "bootstrap", "method": "relay", "args": [20]})  # > a block's budget
+    events: list = []
+    run_node(stop=threading.Event(), blocks=3, logical_clock=True,
+             publish=lambda topic, event: events.append((topic, event)))
+    # the crank budget (6 in the test genesis) cut the work into blocks; the rest waited
+    assert [b.cranks for b in Block.objects.filter(height__in=[2, 3, 4]).order_by("height")] == [6, 6, 6]
+    vat_events = [(t, e) for t, e in events if t.startswith("vat.")]
+    assert vat_events and all(e["transcriptLength"] > 0 and t == f"vat.{e['vatID']}" for t, e in vat_events)
