@@ -9,6 +9,7 @@ NAVIGATION = (
     ("Governance", "governance", (OPERATORS, VOTERS, ADMINS)),
     ("Bundles", "bundles", (ADMINS,)),
     ("Blocks", "blocks", (OPERATORS, VOTERS, ADMINS)),
+    ("Audit log", "audit-log", (ADMINS,)),
 )
 
 

@@ -6,7 +6,6 @@ import hmac
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -37,22 +36,9 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @role_required(*ANY_ROLE)
-def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "console/dashboard.html", {"status": node_status(), "live_topics": "dashboard,banner"})
-
-
-@require_GET
-@role_required(*ANY_ROLE)
 def api_status(request: HttpRequest) -> JsonResponse:
     status = node_status()
     if status is None:
         return JsonResponse({"error": "node not initialised"}, status=503)
     return JsonResponse(status)
 
-
-@require_GET
-@role_required(*ANY_ROLE)
-def coming_section(request: HttpRequest, title: str) -> HttpResponse:
-    """Sections whose pages land with later issues still answer with the node's headline
-    figures, so navigation never leads to an error page."""
-    return render(request, "console/section.html", {"title": title, "status": node_status()})

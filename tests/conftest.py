@@ -60,3 +60,9 @@ def asgi_server(django_db_setup, django_db_blocker):
     yield f"http://127.0.0.1:{port}"
     thread.server.should_exit = True
     thread.join(timeout=10)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests last: Playwright's sync API keeps an event loop in the main thread, and
+    tests that drive consumers with async_to_sync must not run after it starts."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

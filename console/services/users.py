@@ -16,6 +16,8 @@ DEMO_USERS = (
     ("voter3", "voter-demo-pass", (VOTERS,)),
     ("admin", "admin-demo-pass", (ADMINS,)),
 )
+# Each demo voter speaks for one of the demo genesis validators (kernelhost/demo/chain-genesis.json).
+DEMO_VOTER_VALIDATORS = {"voter1": "val1", "voter2": "val2", "voter3": "val3"}
 
 
 @transaction.atomic
@@ -30,6 +32,10 @@ def user_create_with_roles(*, username: str, password: str, roles: tuple[str, ..
 
 
 def demo_users_ensure() -> list[tuple[str, str, tuple[str, ...]]]:
+    from kernelhost.governance.services import voter_link_ensure
+
     for username, password, roles in DEMO_USERS:
-        user_create_with_roles(username=username, password=password, roles=roles)
+        user = user_create_with_roles(username=username, password=password, roles=roles)
+        if username in DEMO_VOTER_VALIDATORS:
+            voter_link_ensure(user, DEMO_VOTER_VALIDATORS[username])
     return list(DEMO_USERS)

@@ -11,3 +11,50 @@
   document.addEventListener("htmx:wsClose", function () { setStatus("reconnecting", "ws-reconnecting"); });
   document.addEventListener("htmx:wsError", function () { setStatus("reconnecting", "ws-reconnecting"); });
 })();
+
+// Node pages: a pushed event names its topic with a `live-tick-<topic>` element; regions
+// marked data-live-refresh="<topic> ..." then re-fetch themselves (their own URL, so the
+// filters in it are kept). After a reconnect every such region re-fetches, so the page
+// catches up on blocks it missed. Upgrade countdowns are computed from the pushed height.
+(function () {
+  var TICK = /id="live-tick-([A-Za-z0-9._-]+)"/g;
+  var dropped = false;
+  function refresh(topic) {
+    document.querySelectorAll("[data-live-refresh]").forEach(function (el) {
+      var topics = el.getAttribute("data-live-refresh").split(/\s+/);
+      if (topic === null || topics.indexOf(topic) >= 0) { window.htmx.trigger(el, "kc:refresh"); }
+    });
+  }
+  function countdowns() {
+    document.querySelectorAll(".countdown[data-target-height]").forEach(function (el) {
+      var left = parseInt(el.dataset.targetHeight, 10) - parseInt(el.dataset.height || "0", 10);
+      var interval = parseFloat(el.dataset.interval || "");
+      if (isNaN(left)) return;
+      if (left <= 0) { el.textContent = "(due now)"; return; }
+      el.textContent = "in " + left + " block" + (left === 1 ? "" : "s") +
+        (isNaN(interval) ? "" : " (~" + Math.round(left * interval) + " s)");
+    });
+  }
+  document.addEventListener("htmx:wsAfterMessage", function (e) {
+    var text = e.detail && e.detail.message;
+    if (typeof text === "string") {
+      var seen = {}, m;
+      TICK.lastIndex = 0;
+      while ((m = TICK.exec(text)) !== null) {
+        if (!seen[m[1]]) { seen[m[1]] = true; refresh(m[1]); }
+      }
+    }
+    countdowns();
+  });
+  document.addEventListener("htmx:wsClose", function () { dropped = true; });
+  document.addEventListener("htmx:wsOpen", function () { if (dropped) { dropped = false; refresh(null); } });
+  document.addEventListener("htmx:afterSettle", countdowns);
+  document.addEventListener("DOMContentLoaded", countdowns);
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest && e.target.closest("[data-toggle-details]");
+    if (!button) return;
+    var all = document.querySelectorAll(button.dataset.toggleDetails + " details");
+    var open = Array.prototype.some.call(all, function (d) { return !d.open; });
+    all.forEach(function (d) { d.open = open; });
+  });
+})();

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 EXPECTED_NAV = {
     OPERATORS: ["Dashboard", "Run-queue", "Vats", "Chain-sends", "Governance", "Blocks"],
     VOTERS: ["Dashboard", "Run-queue", "Vats", "Chain-sends", "Governance", "Blocks"],
-    ADMINS: ["Dashboard", "Run-queue", "Vats", "Chain-sends", "Governance", "Bundles", "Blocks"],
+    ADMINS: ["Dashboard", "Run-queue", "Vats", "Chain-sends", "Governance", "Bundles", "Blocks", "Audit log"],
 }
 
 
