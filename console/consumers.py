@@ -7,9 +7,8 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.template.loader import render_to_string
 
-from console.live import group_name, is_valid_topic, register_server_loop
+from console.live import group_name, is_valid_topic, register_server_loop, render_fragment
 from console.roles import can_view_node
 
 MAX_TOPICS = 8
@@ -43,10 +42,13 @@ class LiveConsumer(AsyncWebsocketConsumer):
         # Browsers only listen; anything they send is ignored rather than trusted.
         return
 
+    async def live_html(self, message: dict) -> None:
+        """A fragment rendered once by console.live.publish, forwarded as is."""
+        await self.send(text_data=message["html"])
+
     async def live_event(self, message: dict) -> None:
-        html = render_to_string(f"console/live/{message['topic'].split('.')[0]}.html",
-                                {"event": message["event"], "topic": message["topic"]})
-        await self.send(text_data=html)
+        """A raw event (sent by code that bypasses publish): render it for this socket."""
+        await self.send(text_data=render_fragment(message["topic"], message["event"]))
 
     @database_sync_to_async
     def _may_view(self, user) -> bool:

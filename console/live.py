@@ -14,6 +14,7 @@ import threading
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.template.loader import render_to_string
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,10 @@ def publish(topic: str, event: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    message = {"type": "live.event", "topic": topic, "event": event}
     try:
+        # Render once here rather than once per subscribed socket: with hundreds of browsers
+        # on the dashboard the per-client render dominated the commit-to-screen latency.
+        message = {"type": "live.html", "html": render_fragment(topic, event)}
         loop = _server_loop
         if loop is not None and loop.is_running() and not _is_redis_layer(layer):
             future = asyncio.run_coroutine_threadsafe(layer.group_send(group_name(topic), message), loop)
@@ -68,6 +71,11 @@ def publish(topic: str, event: dict) -> None:
             async_to_sync(layer.group_send)(group_name(topic), message)
     except Exception:  # noqa: BLE001 - publishing is best effort by design
         log.exception("could not publish live event on %s", topic)
+
+
+def render_fragment(topic: str, event: dict) -> str:
+    """The htmx out-of-band fragment a topic's subscribers receive for `event`."""
+    return render_to_string(f"console/live/{topic.split('.')[0]}.html", {"event": event, "topic": topic})
 
 
 def _is_redis_layer(layer) -> bool:
