@@ -39,11 +39,19 @@ def _run_in_process(func, args, kwargs):
         close_old_connections()
 
 
+def uses_rq() -> bool:
+    """rq when Redis is configured, unless JOBS_MODE says otherwise (the test settings run jobs
+    in-process so browser tests need no worker process; tests/web/test_jobs_rq.py drives a
+    real rq worker against Redis)."""
+    mode = getattr(settings, "JOBS_MODE", None) or ("rq" if settings.REDIS_URL else "inprocess")
+    return mode == "rq"
+
+
 def enqueue(func, *args, queue: str = "default", **kwargs) -> None:
     """Run `func(*args, **kwargs)` in the background once the current transaction commits."""
 
     def submit():
-        if settings.REDIS_URL:
+        if uses_rq():
             import django_rq
 
             django_rq.get_queue(queue).enqueue(func, *args, **kwargs)

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "django_rq",
+    "axes",
     "kernelhost",
     "kernelhost.chain",
     "kernelhost.governance",
@@ -50,6 +51,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "console.middleware.LoginRequiredMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "console.urls"
@@ -116,10 +119,27 @@ else:
         "node": {"HOST": "127.0.0.1", "PORT": 6379, "DB": 0, "ASYNC": False},
     }
 
+# "rq" or "inprocess"; unset = rq when REDIS_URL is set (see console/jobs.py).
+JOBS_MODE = env_str("JOBS_MODE")
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Login throttling (django-axes): 5 failed logins for the same username from the same address
+# lock that pair out for 15 minutes (HTTP 429 with a message saying so); a success does not
+# wipe earlier failures. Attempts are kept in the database (AxesDatabaseHandler).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = 0.25  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = False
+AXES_COOLOFF_MESSAGE = "Too many failed login attempts: this account is locked for 15 minutes from this address."
+AXES_VERBOSE = False
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"

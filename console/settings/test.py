@@ -15,3 +15,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 METRICS_TOKEN = "test-metrics-token"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Jobs run in this process so browser tests need no worker; test_jobs_rq.py covers rq itself.
+JOBS_MODE = "inprocess"
