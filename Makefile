@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py initnode --if-missing
 	$(PY) manage.py demousers
-	$(PY) manage.py serve
+	PYTHONHASHSEED=0 $(PY) manage.py serve
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -196,10 +196,16 @@ def _publish_block(publisher, outcome: BlockOutcome) -> None:
     _publish_safely(publisher, "runqueue", {"height": outcome.height,
                                              "runQueueLength": kernel.get("runQueueLength"),
                                              "actionQueueLength": status.get("actionQueueLength") if status else None})
+    chain = status.get("chain", {}) if status else {}
+    # The banner keeps "upgrade scheduled" (plan name/height/bundle) next to the kernel state,
+    # with the chain height and interval so it can say how far away the plan is.
     _publish_safely(publisher, "banner", {"kernelState": outcome.kernel_state,
                                            "pausedHeight": kernel.get("pausedHeight"),
                                            "pausedReason": kernel.get("pausedReason"),
-                                           "panicked": outcome.panicked})
+                                           "panicked": outcome.panicked,
+                                           "height": chain.get("height", outcome.height),
+                                           "blockIntervalS": chain.get("blockIntervalS"),
+                                           "upgradePlan": status.get("upgradePlan") if status else None})
 
 
 NODE_JOB_ID = "kernelconsole-node-runner"

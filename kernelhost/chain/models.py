@@ -41,6 +41,7 @@ class NodeState(models.Model):
 
 
 class Block(models.Model):
+    CHAIN_SEND_LOG_LIMIT = 1000
     PROPOSED = "proposed"
     COMMITTED = "committed"
 
@@ -56,6 +57,10 @@ class Block(models.Model):
     chain_sends = models.IntegerField(default=0)
     replayed = models.BooleanField(default=False)
     kernel_status = models.JSONField(default=dict, blank=True)
+    # The block's chain-sends in order, [{"send": {...}, "result": {...}}] (at most
+    # CHAIN_SEND_LOG_LIMIT; `chain_sends` has the full count). Display only, never hashed;
+    # None for blocks committed before the field existed.
+    chain_send_log = models.JSONField(null=True, blank=True, default=None)
     proposed_at = models.DateTimeField(auto_now_add=True)
     committed_at = models.DateTimeField(null=True, blank=True)
 

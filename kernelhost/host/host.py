@@ -32,7 +32,7 @@ from kernelhost.chain.types import HostAction
 from kernelhost.failpoints import FailpointError, failpoint
 
 from . import kernelport
-from .budget import BlockBudget
+from .budget import BlockBudget, block_budget
 from .delivery import deliver_action
 from .errors import DecoheredError, HostError, ReplayMismatchError
 from .ports import ChainPort
@@ -50,6 +50,7 @@ REPLAY = "replay"
 # controller without that hook gets it fired by the host between step() calls.
 KERNEL_FAILPOINT_OPTION = "failpoint"
 BOOTSTRAP_CRANK_LIMIT = 1_000_000
+DEFAULT_WORKERS = object()  # Host(worker_factory=...) default: kernelhost.workers subprocess workers
 
 
 @dataclass
@@ -69,11 +70,22 @@ class BlockStats:
 
 
 class Host:
-    def __init__(self, store, *, devices_extra: dict | None = None, controller_options: dict | None = None) -> None:
+    def __init__(self, store, *, devices_extra: dict | None = None, controller_options: dict | None = None,
+                 worker_factory=DEFAULT_WORKERS) -> None:
         """`store` must have been opened with `export_callback=host.on_export` — use
-        `Host.open()`, which does both."""
+        `Host.open()`, which does both.
+
+        `worker_factory`: the controller's factory for non-local vats. By default the
+        subprocess workers of `kernelhost.workers` (dynamic vats run there: the kernel's
+        default when a factory is given); None runs every vat in this process. The choice
+        is node-local, never consensus (the transcript records "default")."""
         self.store = store
         self.controller = None
+        if worker_factory is DEFAULT_WORKERS:
+            from kernelhost.workers import make_worker_factory
+
+            worker_factory = make_worker_factory()
+        self._worker_factory = worker_factory
         self._controller_options = dict(controller_options or {})
         self._devices_extra = dict(devices_extra or {})
         self._decohered: str | None = None
@@ -239,7 +251,7 @@ class Host:
             options.setdefault(KERNEL_FAILPOINT_OPTION, failpoint)
             devices = {"bridge": self.chain_send, **self._devices_extra}
             self.controller = kernelport.controller_module().make_controller(
-                self.store.kernel, devices=devices, options=options)
+                self.store.kernel, devices=devices, worker_factory=self._worker_factory, options=options)
         return self.controller
 
     def _kernel_phase(self, chain: ChainPort, height: int) -> None:
@@ -268,7 +280,7 @@ class Host:
             self._run(controller, BlockBudget(BOOTSTRAP_CRANK_LIMIT))
             kv.set(BOOTSTRAPPED_KEY, str(height))
         params = chain.params()
-        budget = BlockBudget(chain.crank_budget())
+        budget = block_budget(chain.crank_budget(), params)
         self._run(controller, budget)  # last block's leftover work first
         for action in chain.pending_actions(limit=budget.cranks + 1):
             if not budget.left():
@@ -285,18 +297,26 @@ class Host:
         self._resolve_swingset_results(chain, controller)
 
     def _run(self, controller, budget: BlockBudget) -> None:
-        # One crank per step(): controller.run(policy) would batch the kernel's flushes, and
-        # the crash matrix found its activity hash differs after a restart mid-block (kernel
-        # part: see docs/arch-node.md); step() keeps every node identical.
-        fire_after_crank = not getattr(controller, "fires_failpoints", False)
+        """Run the kernel under the block's budget (shared by the leftover work and every
+        action's work). `controller.run(budget)` batches the kernel's writes into one flush
+        unit per call; its activity hash is restart-safe (kernel write buffer: the skip
+        rule depends only on stored state). The crank that crosses the computron budget
+        completes (cranks are atomic); what is left waits in the run-queue for the next
+        block."""
+        if not budget.left():
+            return
+        if getattr(controller, "fires_failpoints", False):
+            self.stats.cranks += controller.run(budget)
+            return
+        # A controller without the kernel's failpoint hook (a stand-in): one crank per
+        # step(), so the host can fire kernel.after_crank between cranks.
         while budget.left():
             done = controller.step()
             if not done:
                 return
             budget.empty_crank()
             self.stats.cranks += done
-            if fire_after_crank:
-                failpoint("kernel.after_crank")
+            failpoint("kernel.after_crank")
 
     def _resolve_swingset_results(self, chain: ChainPort, controller) -> None:
         """swingset/send results: once the kernel settles a send's result promise, the
@@ -379,18 +399,30 @@ class Host:
         return {"ok": True, "reason": "", "oldBundleID": old, "newBundleID": new}
 
     def _terminate_vat(self, vat_id) -> dict:
+        """Remedy terminateVat: remove the culprit, then resume. Only a NON-critical vat can
+        be terminated (the controller refuses a critical one with ValueError: terminating it
+        would panic the kernel again on every node); the resume then fails and the kernel
+        stays paused (use skipAction or upgradeKernel). The termination is its own hashed
+        flush unit, committed with this block; the poison action is re-delivered from the
+        next block and goes splat against the dead vat instead of reaching the critical one."""
+        if not isinstance(vat_id, str) or not vat_id:
+            return {"ok": False, "reason": "terminateVat needs a vatID"}
         try:
             controller = self.ensure_controller()
             terminate = getattr(controller, "terminate_vat", None)
             if terminate is None:
                 self._drop_controller()  # still paused: the kernel stays unloaded
                 return {"ok": False, "reason": "this kernel cannot terminate vats (no controller.terminate_vat)"}
-            terminate(vat_id, "terminated by governance (resumeKernel remedy)")
+            terminated = terminate(vat_id, "terminated by governance (resumeKernel remedy)")
         except FailpointError:
             raise
-        except Exception as exc:  # noqa: BLE001 - reported to governance; the kernel stays paused
+        except Exception as exc:  # noqa: BLE001 - KeyError (unknown vat), ValueError (critical) -> governance
             self._undo_kernel_work()
-            return {"ok": False, "reason": f"{type(exc).__name__}: {exc}"}
+            reason = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            return {"ok": False, "reason": f"{type(exc).__name__}: {reason}"}
+        if not terminated:
+            self._undo_kernel_work()
+            return {"ok": False, "reason": f"vat {vat_id} was already terminated: nothing removed"}
         return {"ok": True}
 
     def _undo_kernel_work(self) -> None:

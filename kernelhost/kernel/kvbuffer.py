@@ -15,15 +15,17 @@ net change of the unit to the store, in one store crank, followed by one
   savepoint, including pending transcript operations. This is what SwingSet
   does with SQL savepoints, without the SQL;
 - `flush` writes, for every key touched in the unit, the final value if it
-  differs from the value before the unit (deleting a key known to be absent,
-  or re-setting an unchanged value, is skipped), then the pending transcript
+  differs from the store's value before the unit (deleting an absent key, or
+  re-setting an unchanged value, is skipped; a value the buffer does not know
+  is read from the store, never assumed), then the pending transcript
   operations in order.
 
 Determinism: flush points are fixed by the kernel (end of every run()/step(),
 every N cranks, after each host call), the write order is the order in which
 keys were first touched in the unit, and skipping depends only on the
-sequence of kernel operations; so every node writes the same statements and
-computes the same activity hash. The crank hash therefore covers a flush unit
+store's state (never on this process's read cache, which a restart empties);
+so every node, restarted or not, writes the same statements and computes the
+same activity hash. The crank hash therefore covers a flush unit
 rather than a single crank.
 """
 
@@ -178,14 +180,21 @@ class BufferedKV:
         storage.start_crank()
         for key, before in dirty.items():
             value = cache[key]
-            if value == before and before is not _UNKNOWN:
+            if value is not None and type(value) is not str:
+                value = _dumps(value)  # a structured value kept unserialised until now (run-queue items)
+            if before is _UNKNOWN:
+                # Not known to the buffer: ask the store. The skip decision must depend only on
+                # the store's state, never on what this process happens to have cached (a warm
+                # kernel and a freshly restarted one must write the same statements).
+                before = kv.get(key)
+            elif before is not None and type(before) is not str:
+                before = _dumps(before)
+            if value == before:
                 continue
             if value is None:
                 kv.delete(key)
-            elif type(value) is str:
+            else:
                 kv.set(key, value)
-            else:  # a structured value kept unserialised until now (run-queue items)
-                kv.set(key, _dumps(value))
         transcripts = storage.transcripts
         for op in ops:
             getattr(transcripts, op[0])(*op[1:])

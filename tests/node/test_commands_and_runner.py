@@ -146,3 +146,61 @@ def test_vats_with_new_deliveries_get_a_live_event(node):
     assert [b.cranks for b in Block.objects.filter(height__in=[2, 3, 4]).order_by("height")] == [6, 6, 6]
     vat_events = [(t, e) for t, e in events if t.startswith("vat.")]
     assert vat_events and all(e["transcriptLength"] > 0 and t == f"vat.{e['vatID']}" for t, e in vat_events)
+
+
+def test_banner_carries_the_upgrade_plan_and_blocks_keep_their_chain_sends(node):
+    from kernelhost.chain.services.txs import submit_tx
+    from kernelhost.governance.models import UpgradePlan
+
+    give = submit_tx({"type": "swingset/send", "vat": "payer", "method": "give", "args": ["bob", 2]})
+    events = []
+    run_node(stop=threading.Event(), blocks=2, logical_clock=True, block_time_ms=1000,
+             publish=lambda topic, event: events.append((topic, event)))
+    banners = [e for t, e in events if t == "banner"]
+    assert [b["height"] for b in banners] == [1, 2]
+    assert banners[-1]["upgradePlan"] is None and banners[-1]["blockIntervalS"] == 1.0
+    # per-block chain-send history (display only): what the block's chain-sends were, in order
+    logs = dict(Block.objects.filter(state=Block.COMMITTED).values_list("height", "chain_send_log"))
+    sends = [entry["send"]["type"] for height in sorted(logs) for entry in logs[height]]
+    assert "VBANK_GIVE" in sends and "TX_RESULT" in sends
+    for block in Block.objects.filter(state=Block.COMMITTED):
+        assert len(block.chain_send_log) == block.chain_sends
+    assert Transaction.objects.get(pk=give.pk).data["status"] == "fulfilled"
+
+    UpgradePlan.objects.create(seq=1, name="v9", height=50, bundle_id="b1-" + "1" * 128, proposal_number=1,
+                               status_height=2)
+    events.clear()
+    run_node(stop=threading.Event(), blocks=1, logical_clock=True, block_time_ms=1000,
+             publish=lambda topic, event: events.append((topic, event)))
+    banner = [e for t, e in events if t == "banner"][-1]
+    assert banner["upgradePlan"] == {"name": "v9", "height": 50, "bundleID": "b1-" + "1" * 128,
+                                     "status": "scheduled"}
+    assert banner["height"] == 3
+
+
+def test_bench_command_replay_and_live_print_one_json_line(tmp_path, monkeypatch):
+    out = io.StringIO()
+    call_command("bench", "replay", "--vats", "3", "--deliveries", "12", "--path", str(tmp_path / "r"), "--json",
+                 stdout=out)
+    lines = out.getvalue().strip().splitlines()
+    assert len(lines) == 1
+    replay = json.loads(lines[0])
+    assert replay["workload"] == "replay" and replay["vats"] == 3 and replay["deliveries"] == 12
+
+    seen = {}
+
+    def fake_live(*, clients, blocks):
+        seen.update(clients=clients, blocks=blocks)
+        return {"workload": "live", "clients": clients, "blocks": blocks}
+
+    from kernelhost.management.commands import bench
+
+    monkeypatch.setattr(bench, "LIVE_BENCH", f"{__name__}._fake_live")
+    monkeypatch.setitem(globals(), "_fake_live", fake_live)
+    out = io.StringIO()
+    call_command("bench", "live", "--clients", "7", "--blocks", "3", "--json", stdout=out)
+    assert json.loads(out.getvalue()) == {"workload": "live", "clients": 7, "blocks": 3} and seen == {
+        "clients": 7, "blocks": 3}
+    monkeypatch.setattr(bench, "LIVE_BENCH", "no.such.module.run_live_bench")
+    with pytest.raises(CommandError, match="needs the console"):
+        call_command("bench", "live", "--json", stdout=io.StringIO())

@@ -100,6 +100,7 @@ def execute_block(host, block: Block) -> BlockOutcome:
             block.state, block.app_hash, block.committed_at = Block.COMMITTED, app_hash, timezone.now()
             block.cranks, block.kernel_time_ms = stats.cranks, round(stats.kernel_s * 1000, 3)
             block.chain_sends, block.replayed = stats.chain_sends, mode == "replay"
+            block.chain_send_log = host.chain_sends[:Block.CHAIN_SEND_LOG_LIMIT]
             block.save()
             chain_commit_started = time.perf_counter()
         # point B: leaving atomic() committed the chain

@@ -1,4 +1,5 @@
-"""Test bootstrap: wires the bridge device into the payer, bomb and bank-watcher vats."""
+"""Test bootstrap: wires the bridge device into the payer, bomb and bank-watcher vats (and
+the bomb into the agitator, when the genesis has one)."""
 
 from swingset import E, Far
 
@@ -11,6 +12,8 @@ def build_root_object(vat_powers, vat_parameters, baggage):
         for name in ("payer", "bomb", "bank-watcher"):
             if name in vats and "bridge" in devices:
                 await E(vats[name]).set_bridge(devices["bridge"])
+        if "agitator" in vats and "bomb" in vats:  # only in the resume-remedy tests' genesis
+            await E(vats["agitator"]).set_target(vats["bomb"])
         return "bootstrapped"
 
     async def make_counter(name, start=0):
