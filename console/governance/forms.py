@@ -104,8 +104,15 @@ class ResumeKernelForm(ProposalForm):
         self.fields["remedy"].initial = content_mod.REMEDY_RETRY
         vat = _VAT_IN_REASON.search(clock.get("pausedReason") or "")
         if vat:
-            self.fields["vat_id"].initial = vat.group(1)
-            self.fields["vat_id"].help_text = f"The panic names {vat.group(1)}."
+            named = _vat_record(vat.group(1))
+            if named is None or not named.get("critical"):
+                self.fields["vat_id"].initial = vat.group(1)
+                self.fields["vat_id"].help_text = f"The panic names {vat.group(1)}."
+            else:
+                # A critical vat's failure is what panicked the kernel; terminating it would
+                # panic again, so the culprit to name is the vat that sent the poison message.
+                self.fields["vat_id"].help_text = (f"The panic names {vat.group(1)}, a critical vat that cannot be "
+                                                   "terminated; name the non-critical vat that caused it.")
         if clock.get("pausedActionID"):
             self.fields["action_id"].initial = clock["pausedActionID"]
             self.fields["action_id"].help_text = f"The kernel paused while processing action {clock['pausedActionID']}."
@@ -128,10 +135,35 @@ class ResumeKernelForm(ProposalForm):
         if not self.clock["kernelPaused"]:
             raise forms.ValidationError("The kernel is running: a resume proposal needs a paused kernel.")
         remedy = content["remedy"]
+        if remedy["kind"] == content_mod.REMEDY_TERMINATE_VAT:
+            problem = _terminate_problem(remedy["vatID"])
+            if problem:
+                self.add_error("vat_id", problem)
         if remedy["kind"] == content_mod.REMEDY_UPGRADE_KERNEL:
             problem = gov.kernel_bundle_problem(remedy["bundleID"])
             if problem:
                 self.add_error("bundle_id", problem)
+
+
+def _vat_record(vat_id: str) -> dict | None:
+    from kernelhost.status import node_status
+
+    try:
+        vats = (node_status() or {}).get("vats", [])
+    except Exception:  # noqa: BLE001 - no node yet: nothing to check against
+        return None
+    return next((v for v in vats if v.get("id") == vat_id), None)
+
+
+def _terminate_problem(vat_id: str) -> str | None:
+    vat = _vat_record(vat_id)
+    if vat is None:
+        return f"No live vat {vat_id}."
+    if vat.get("critical"):
+        return f"{vat_id} is critical: terminating it would panic the kernel again."
+    if vat.get("terminated"):
+        return f"{vat_id} is already terminated."
+    return None
 
 
 def cancellable_names() -> list[str]:

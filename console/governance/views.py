@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from console.audit import audited_role_required
 from console.governance import selectors as views_sel
 from console.governance.forms import FORMS, cancellable_names
 from console.governance.services import proposal_submit, vote_submit
@@ -58,7 +59,7 @@ def vote_card(request: HttpRequest, number: int) -> HttpResponse:
 
 
 @require_POST
-@role_required(VOTERS)
+@audited_role_required(VOTERS, action="gov.vote")  # a forged vote is refused and audited
 def vote(request: HttpRequest, number: int) -> HttpResponse:
     proposal = get_object_or_404(Proposal, number=number)
     option = request.POST.get("option")
@@ -107,7 +108,7 @@ def proposal_new(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@role_required(VOTERS)
+@audited_role_required(VOTERS, action="gov.propose")  # a forged proposal is refused and audited
 def proposal_create(request: HttpRequest, kind: str) -> HttpResponse:
     form_class = FORMS.get(kind)
     if form_class is None:

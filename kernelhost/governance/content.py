@@ -60,13 +60,13 @@ def _text(content: dict, key: str, limit: int, *, required: bool = False) -> str
 
 
 def _bundle_id(value, what: str) -> str:
-    if not isinstance(value, str) or not BUNDLE_ID.match(value):
+    if not isinstance(value, str) or not BUNDLE_ID.fullmatch(value):
         raise ContentError(f"{what} must be a bundle ID: 'b1-' followed by 128 lowercase hex digits")
     return value
 
 
 def _plan_name(value) -> str:
-    if not isinstance(value, str) or not PLAN_NAME.match(value):
+    if not isinstance(value, str) or not PLAN_NAME.fullmatch(value):
         raise ContentError("name must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
     return value
 
@@ -87,14 +87,14 @@ def normalize_remedy(remedy) -> dict:
     out = {"kind": kind}
     if kind == REMEDY_TERMINATE_VAT:
         vat_id = remedy.get("vatID")
-        if not isinstance(vat_id, str) or not VAT_ID.match(vat_id):
+        if not isinstance(vat_id, str) or not VAT_ID.fullmatch(vat_id):
             raise ContentError("terminateVat needs vatID, such as 'v7'")
         out["vatID"] = vat_id
     elif kind == REMEDY_SKIP_ACTION:
         action_id = remedy.get("actionID")
         if isinstance(action_id, bool) or not (
             (isinstance(action_id, int) and action_id >= 0)
-            or (isinstance(action_id, str) and ACTION_ID.match(action_id))
+            or (isinstance(action_id, str) and ACTION_ID.fullmatch(action_id))
         ):
             raise ContentError("skipAction needs actionID, the id of the queued action to drop")
         out["actionID"] = action_id

@@ -231,3 +231,15 @@ def test_node_publisher_adds_governance_after_blocks(real_chain, monkeypatch):
     assert sent == ["dashboard"]
     gov_live.node_publisher("blocks", {"block": {"height": 1}})
     assert sent == ["dashboard", "blocks", "governance", "proposal.1"]
+
+
+def test_terminate_vat_remedy_refuses_critical_unknown_and_dead_vats(monkeypatch):
+    from console.governance import forms as gov_forms
+
+    vats = [{"id": "v1", "critical": True}, {"id": "v2", "critical": False},
+            {"id": "v3", "critical": False, "terminated": True}]
+    monkeypatch.setattr("kernelhost.status.node_status", lambda: {"vats": vats})
+    assert "critical" in gov_forms._terminate_problem("v1")
+    assert gov_forms._terminate_problem("v2") is None
+    assert "already terminated" in gov_forms._terminate_problem("v3")
+    assert "No live vat" in gov_forms._terminate_problem("v9")
