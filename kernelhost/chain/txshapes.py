@@ -19,6 +19,11 @@ MAX_TX_JSON_BYTES = 64 * 1024  # everything but bundles
 DEFAULT_MAX_BUNDLE_BYTES = 8 * 1024 * 1024
 _DENOM = re.compile(r"^[a-z][a-z0-9/]{1,63}$")
 _NAME = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+_DIGITS = re.compile(r"-?[0-9]+")
+# Nesting allowed in a transaction body (swingset/send args, gov content): far more than any
+# real message needs, far below the interpreter's recursion limit, so encoding it, storing it
+# and marshalling it in the kernel can never hit a RecursionError.
+MAX_NESTING = 64
 
 
 class TxInvalid(ValueError):
@@ -37,6 +42,8 @@ def parse_amount(value) -> Decimal:
     float: 0.1 + 0.2 is not money)."""
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise TxInvalid("amount must be an integer or a string of digits")
+    if isinstance(value, str) and not _DIGITS.fullmatch(value.strip()):
+        raise TxInvalid(f"amount {value[:40]!r} is not a whole number in decimal digits")
     try:
         amount = Decimal(value) if isinstance(value, int) else Decimal(value.strip())
     except InvalidOperation:
@@ -63,7 +70,7 @@ def _require(body: dict, name: str, kind: type | tuple, what: str):
 
 def _name(body: dict, name: str) -> str:
     value = _require(body, name, str, "a string")
-    if not _NAME.match(value):
+    if not _NAME.fullmatch(value):
         raise TxInvalid(f"field {name!r} has an invalid value {value[:40]!r}")
     return value
 
@@ -75,11 +82,50 @@ def split_tx(tx: object) -> tuple[str, dict]:
     tx_type = tx.get("type")
     if not isinstance(tx_type, str) or not tx_type:
         raise TxInvalid("missing field 'type'")
+    if len(tx_type) > 128 or not tx_type.isascii():
+        raise TxInvalid(f"unknown transaction type {tx_type[:40]!r}")
     return tx_type, {k: v for k, v in tx.items() if k != "type"}
+
+
+def check_json_data(value: object, max_nesting: int = MAX_NESTING) -> None:
+    """Raise TxInvalid unless `value` is plain JSON data: dicts with str keys, lists, str
+    (valid Unicode: no lone surrogates), int, finite float, bool, None, nested at most
+    `max_nesting` deep. Iterative, so hostile input cannot exhaust the stack."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        t = type(item)
+        if t is dict or t is list:
+            if depth >= max_nesting:
+                raise TxInvalid(f"transaction nested too deeply (limit {max_nesting} levels)")
+            if t is dict:
+                for key, child in item.items():
+                    if type(key) is not str:
+                        raise TxInvalid("object keys must be strings")
+                    stack.append((key, depth + 1))
+                    stack.append((child, depth + 1))
+            else:
+                stack.extend((child, depth + 1) for child in item)
+        elif t is str:
+            if item.isascii():
+                continue
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise TxInvalid("transaction contains a string that is not valid Unicode") from None
+        elif t is float:
+            if item != item or item in (float("inf"), float("-inf")):
+                raise TxInvalid("transaction contains a non-finite number")
+        elif t is int:
+            if item.bit_length() > 4096:
+                raise TxInvalid("transaction contains an integer over 4096 bits")
+        elif not (item is None or t is bool):
+            raise TxInvalid(f"transaction contains a {t.__name__}, which is not JSON data")
 
 
 def validate_tx(tx_type: str, body: dict, *, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_BYTES) -> dict:
     """Check the shape of a transaction; return its normalized body. Raises TxInvalid."""
+    check_json_data(body)
     if tx_type.startswith(GOV_PREFIX):
         if len(canonical_json(body)) > MAX_TX_JSON_BYTES:
             raise TxInvalid("transaction too large", ERR_TOO_LARGE)
@@ -92,7 +138,7 @@ def validate_tx(tx_type: str, body: dict, *, max_bundle_bytes: int = DEFAULT_MAX
         raise TxInvalid(f"transaction too large (limit {MAX_TX_JSON_BYTES} bytes)", ERR_TOO_LARGE)
     if tx_type == "bank/send":
         denom = _require(body, "denom", str, "a string")
-        if not _DENOM.match(denom):
+        if not _DENOM.fullmatch(denom):
             raise TxInvalid(f"invalid denom {denom!r}")
         if "amount" not in body:
             raise TxInvalid("missing field 'amount'")

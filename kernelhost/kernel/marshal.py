@@ -83,15 +83,31 @@ def _describe(value: object) -> str:
     return f"{t} object {value!r:.60}"
 
 
+def _dump_body(value) -> str:
+    try:
+        return "#" + _dumps(value)
+    except ValueError as e:  # the interpreter's limit on int -> str digits
+        raise PassableError(f"cannot pass an integer this large: {e}") from None
+
+
 def serialize(value: object, val_to_slot=None) -> dict:
     """Encode `value` to capdata.
 
     `val_to_slot(val) -> (slot, is_promise, iface)` is called for every value
     that is not plain data; it must raise `PassableError` for anything it
-    cannot export. Without it, only plain data is accepted.
+    cannot export. Without it, only plain data is accepted. Values nested deeper
+    than the recursion limit and integers over the interpreter's str-digit limit
+    (4300 digits by default) raise `PassableError` too.
     """
+    try:
+        return _serialize(value, val_to_slot)
+    except RecursionError:
+        raise PassableError("cannot pass a value nested this deeply") from None
+
+
+def _serialize(value: object, val_to_slot) -> dict:
     if _is_plain(value):
-        return {"body": "#" + _dumps(value), "slots": []}
+        return {"body": _dump_body(value), "slots": []}
     slots: list = []
     index: dict = {}
 
@@ -128,7 +144,7 @@ def serialize(value: object, val_to_slot=None) -> dict:
             return f"&{i}"
         return f"${i}.{iface}" if iface else f"${i}"
 
-    return {"body": "#" + _dumps(enc(value)), "slots": slots}
+    return {"body": _dump_body(enc(value)), "slots": slots}
 
 
 def _is_plain(v) -> bool:
@@ -156,14 +172,51 @@ def encode_plain(value: object) -> dict:
     return serialize(value, None)
 
 
+class _SlotError(Exception):
+    """Carries an exception raised by the caller's slot conversion through the decoder's own
+    error handling, so it reaches the caller unchanged."""
+
+
+def _slot_index(text: str, slots: list) -> int:
+    if not text.isascii() or not text.isdigit():
+        raise PassableError(f"malformed slot reference {text[:20]!r}")
+    i = int(text)
+    if i >= len(slots):
+        raise PassableError(f"slot reference {i} out of range ({len(slots)} slots)")
+    return i
+
+
 def unserialize(capdata: dict, slot_to_val=None):
-    """Decode capdata. `slot_to_val(slot, iface, is_promise) -> value` maps slots."""
-    body = capdata["body"]
+    """Decode capdata. `slot_to_val(slot, iface, is_promise) -> value` maps slots.
+
+    Malformed capdata (not a dict, a body that is not ``#`` + JSON, bad slot references,
+    bad base64, bad ``#record``/``#error`` shapes, integers over the interpreter's digit
+    limit, nesting deeper than the recursion limit) raises `PassableError`, never anything
+    else; exceptions raised by `slot_to_val` itself propagate unchanged."""
+    try:
+        body = capdata["body"]
+        slots = capdata["slots"]
+    except (TypeError, KeyError, IndexError):
+        raise PassableError("capdata must be a dict with 'body' and 'slots'") from None
+    if type(body) is not str or type(slots) is not list:
+        raise PassableError("capdata 'body' must be a str and 'slots' a list")
     if body[:1] != "#":
         raise PassableError(f"unknown capdata body format {body[:10]!r}")
-    slots = capdata["slots"]
-    if not slots and not any(m in body for m in _MARKERS):
-        return _loads(body[1:])
+    try:
+        if not slots and not any(m in body for m in _MARKERS):
+            return _loads(body[1:])
+        return _decode(_loads(body[1:]), slots, slot_to_val)
+    except PassableError:
+        raise
+    except _SlotError as e:
+        raise e.__cause__ from None
+    except RecursionError:
+        raise PassableError("capdata is nested too deeply") from None
+    except (ValueError, TypeError, KeyError, IndexError) as e:  # JSON, base64, digit limit
+        raise PassableError(f"malformed capdata: {type(e).__name__}: {str(e)[:120]}") from None
+
+
+def _decode(data, slots: list, slot_to_val):
     cache: dict = {}
 
     def ref(i: int, iface: str | None, is_promise: bool):
@@ -171,7 +224,11 @@ def unserialize(capdata: dict, slot_to_val=None):
         if v is cache:
             if slot_to_val is None:
                 raise PassableError(f"capdata refers to slot {slots[i]!r} but no slot conversion was given")
-            v = cache[i] = slot_to_val(slots[i], iface, is_promise)
+            try:
+                v = slot_to_val(slots[i], iface, is_promise)
+            except Exception as e:
+                raise _SlotError() from e
+            cache[i] = v
         return v
 
     def dec(v):
@@ -184,21 +241,28 @@ def unserialize(capdata: dict, slot_to_val=None):
                 return v[1:]
             if c == "$":
                 num, _, iface = v[1:].partition(".")
-                return ref(int(num), iface or None, False)
+                return ref(_slot_index(num, slots), iface or None, False)
             if c == "&":
-                return ref(int(v[1:]), None, True)
-            return base64.b64decode(v[1:])
+                return ref(_slot_index(v[1:], slots), None, True)
+            return base64.b64decode(v[1:], validate=True)
         if t is list:
             return [dec(x) for x in v]
         if t is dict:
             if "#error" in v:
-                return RemoteError(v["#error"], v.get("name") or "Error")
+                message, name = v["#error"], v.get("name") or "Error"
+                if type(message) is not str or type(name) is not str:
+                    raise PassableError("an encoded error needs a str message and name")
+                return RemoteError(message, name)
             if "#record" in v:
-                return {k: dec(x) for k, x in v["#record"]}
+                record = v["#record"]
+                if type(record) is not list or not all(
+                        type(p) is list and len(p) == 2 and type(p[0]) is str for p in record):
+                    raise PassableError("#record must be a list of [str key, value] pairs")
+                return {k: dec(x) for k, x in record}
             return {k: dec(x) for k, x in v.items()}
         return v
 
-    return dec(_loads(body[1:]))
+    return dec(data)
 
 
 def capdata_is_single_slot(capdata: dict) -> str | None:

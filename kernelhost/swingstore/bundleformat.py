@@ -249,7 +249,8 @@ def _open_and_check(
         raise BundleError("bundle is not a zip archive")
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as e:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError,
+            NotImplementedError, RuntimeError) as e:  # e.g. "zip file version 8.4" from a bad header
         raise BundleError(f"bundle is not a readable zip archive: {e}") from None
     with zf:
         infos = zf.infolist()
@@ -351,8 +352,10 @@ def _check_member_name(name: str) -> None:
 def _parse_manifest(raw: bytes, files: Mapping[str, bytes]) -> Manifest:
     try:
         m = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (UnicodeDecodeError, ValueError) as e:  # JSONDecodeError, int digit limit
         raise BundleError(f"manifest.json is not valid JSON: {e}") from None
+    except RecursionError:
+        raise BundleError("manifest.json is nested too deeply") from None
     if not isinstance(m, dict):
         raise BundleError("manifest.json must be a JSON object")
     for key in ("format", "kind", "entry", "apiVersion"):

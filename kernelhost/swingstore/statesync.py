@@ -176,18 +176,29 @@ class _Plan:
         self.spans: dict[tuple[str, int], tuple[int, str, bool, int]] = {}
 
 
+_MAX_SQL_INT = 2**63  # SQLite INTEGER is 64-bit signed
+
+
+def _utf8_ok(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates cannot be stored
+        return False
+    return True
+
+
 def _parse_span(key: str, value: str) -> tuple[str, int, int, str, bool, int]:
     rest = key[len("transcript."):]
     vat_part, _, pos_part = rest.rpartition(".")
     try:
         rec = json.loads(value)
-    except (TypeError, json.JSONDecodeError):
+    except (TypeError, ValueError, RecursionError):  # also the int digit limit, deep nesting
         raise _fail(f"export-data record {key!r} is not valid JSON") from None
     fields = ("vatID", "startPos", "endPos", "hash", "isCurrent", "incarnation")
     if not isinstance(rec, dict) or sorted(rec) != sorted(fields):
         raise _fail(f"export-data record {key!r} must have exactly the fields {list(fields)}")
     vat_id, start, end, hash_, is_current, inc = (rec[f] for f in fields)
-    ints_ok = all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+    ints_ok = all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < _MAX_SQL_INT
                   for n in (start, end, inc))
     if not (isinstance(vat_id, str) and ints_ok and isinstance(is_current, bool)
             and isinstance(hash_, str) and _HASH_RE.match(hash_) and end >= start):
@@ -219,7 +230,9 @@ def _plan_import(export_data: Iterable[tuple[str, str | None]]) -> _Plan:
             raise _fail(f"export-data key {key!r} appears twice")
         seen.add(key)
         if not isinstance(value, str):
-            raise _fail(f"export-data value for {key!r} must be a str, not {value!r}")
+            raise _fail(f"export-data value for {key!r} must be a str, not {value!r:.60}")
+        if not _utf8_ok(key) or not _utf8_ok(value):
+            raise _fail(f"export-data record {key!r} is not valid Unicode")
         if key.startswith("kv."):
             kv_key = key[3:]
             if not kv_key or kv_key.startswith((HOST_PREFIX, LOCAL_PREFIX)):
@@ -325,7 +338,7 @@ def import_swingstore(
         if conn is not None:
             conn.close()
         _remove_db_files(tmp)
-        if isinstance(e, sqlite3.Error):
+        if isinstance(e, (sqlite3.Error, OverflowError, UnicodeError)):
             raise _fail(f"import failed while writing the new store: {e}") from e
         raise
 
@@ -333,6 +346,9 @@ def import_swingstore(
 def _load_artifacts(conn: sqlite3.Connection, plan: _Plan, names: list[str],
                     get_artifact) -> set[str]:
     loaded: set[str] = set()
+    for name in names:
+        if not isinstance(name, str) or not _utf8_ok(name):
+            raise _fail(f"artifact name {name!r:.60} is not a valid str")
     for name in sorted(names):
         if name in loaded:
             raise _fail(f"artifact {name!r} appears twice")
@@ -363,6 +379,8 @@ def _load_artifacts(conn: sqlite3.Connection, plan: _Plan, names: list[str],
                 items = decode_span_artifact(data)
             except (UnicodeDecodeError, ValueError) as e:
                 raise _fail(f"artifact {name!r} is malformed: {e}") from None
+            except RecursionError:
+                raise _fail(f"artifact {name!r} is malformed: nested too deeply") from None
             if len(items) != end - start:
                 raise _fail(
                     f"artifact {name!r} has {len(items)} items but its span"
