@@ -98,7 +98,7 @@ def chainsends_history(*, limit: int = 30) -> list[dict]:
     """Per committed block: how many chain-sends it made, and what the chain records of them
     (actions consumed or skipped at that height, swingset tx results settled)."""
     blocks = list(Block.objects.filter(state=Block.COMMITTED).order_by("-height")[:limit]
-                  .values("height", "time_ms", "chain_sends", "cranks", "replayed"))
+                  .values("height", "time_ms", "chain_sends", "chain_send_log", "cranks", "replayed"))
     heights = [b["height"] for b in blocks]
     per_height = {row["consumed_height"]: row for row in Action.objects.filter(consumed_height__in=heights)
                   .values("consumed_height").annotate(consumed=Count("id", filter=Q(state=Action.CONSUMED)),

@@ -156,6 +156,8 @@ def test_chainsends_page_shows_saved_sends_and_history(operator_client, node):
     assert 'id="chainsends-saved"' in body and "ACTION_DONE" in body and "TX_RESULT" in body
     assert "The chain committed this block too" in body
     assert 'id="chainsends-history"' in body and 'id="chainsends-current"' in body
+    history = body[body.index('id="chainsends-history"'):]
+    assert '<ol class="sendlog">' in history and "<code>ACTION_DONE</code>" in history
 
 
 def test_blocks_page_lists_blocks_with_tx_results(operator_client, node):
