@@ -1,6 +1,6 @@
 """Which controller the host drives.
 
-Normally `kernelhost.controller` (the kernel part's API, docs/INTERFACES.md). Tests may
+Normally `kernelhost.controller` (the kernel part's API, ARCHITECTURE.md "Controller API"). Tests may
 `use(module)` a stand-in with the same functions (make_controller, initialize_swingset,
 KernelPanic) to exercise the host and chain before or without the real kernel.
 """
