@@ -59,3 +59,13 @@ def enqueue(func, *args, queue: str = "default", **kwargs) -> None:
             _embedded_executor().submit(_run_in_process, func, args, kwargs)
 
     transaction.on_commit(submit)
+
+
+def drain(*, cancel_pending: bool = False) -> None:
+    """Wait for in-process jobs to finish and start a fresh pool next time (a clean stop for
+    `serve`, and a clean boundary between tests)."""
+    global _executor
+    with _executor_lock:
+        executor, _executor = _executor, None
+    if executor is not None:
+        executor.shutdown(wait=True, cancel_futures=cancel_pending)

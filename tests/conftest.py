@@ -66,3 +66,12 @@ def pytest_collection_modifyitems(config, items):
     """Browser tests last: Playwright's sync API keeps an event loop in the main thread, and
     tests that drive consumers with async_to_sync must not run after it starts."""
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+@pytest.fixture(autouse=True)
+def _drain_in_process_jobs():
+    """A job a test started must not write into the next test's database."""
+    yield
+    from console import jobs
+
+    jobs.drain()

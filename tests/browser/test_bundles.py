@@ -16,6 +16,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(autouse=True)
+def patient_expect():
+    """Job steps run on a background thread that a loaded CI machine may delay: wait for what
+    the user would eventually see rather than for how fast it came."""
+    expect.set_options(timeout=30_000)
+    yield
+    expect.set_options(timeout=5_000)
+
+
+@pytest.fixture(autouse=True)
 def bundle_urls(settings):
     settings.ROOT_URLCONF = "tests.bundles.urls"
 

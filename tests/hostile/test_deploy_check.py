@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_check(tmp_path, **env_overrides):
-    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DEBUG", "SECRET_KEY")}
+    # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE for Playwright; a deployment never has it.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DJANGO_SETTINGS_MODULE", "DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE")}
     env.update({"SECRET_KEY": secrets.token_urlsafe(64), "ALLOWED_HOSTS": "console.example.org",
                 "KERNELCONSOLE_VAR_DIR": str(tmp_path)})
     for key, value in env_overrides.items():

@@ -8,6 +8,8 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from console import jobs
+
 
 class Command(BaseCommand):
     help = "Serve the console (HTTP + websockets) and, unless --no-node, run the node beside it."
@@ -31,6 +33,7 @@ class Command(BaseCommand):
             uvicorn.Server(config).run()  # returns after Ctrl-C, once connections are closed
         finally:
             stop.set()
+            jobs.drain()
             if runner is not None:
                 self.stdout.write("Stopping the node runner after the current block…")
                 runner.join(timeout=60)
