@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import threading
 
 import pytest
@@ -102,9 +103,8 @@ def test_stop_event_stops_between_blocks(node):
     assert run_node(stop=stop, logical_clock=True, publish=lambda *a: None) == 0
 
 
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (CI sets it)")
 def test_one_runner_per_node_with_redis(settings):
-    if not settings.REDIS_URL:
-        pytest.skip("needs REDIS_URL")
     with runner_lock("lock-test"):
         with pytest.raises(RunnerLockedError), runner_lock("lock-test"):
             pass
