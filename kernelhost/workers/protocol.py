@@ -94,13 +94,16 @@ class FrameBuffer:
 
 
 def make_header(*, bundle_id: str, supervisor_module: str, package: str, preimport: list[str],
-                nofile: int, cpu_seconds: float | None, memory_bytes: int | None) -> dict:
-    """The first startup frame, read by the bootstrap script (kernelhost.workers.bootstrap)."""
+                nofile: int, cpu_seconds: float | None, memory_bytes: int | None,
+                precompiled: bool = False) -> dict:
+    """The first startup frame, read by the bootstrap script (kernelhost.workers.bootstrap).
+    `precompiled`: a third frame follows the kernel bundle with its modules' code objects."""
     return {
         "protocol": PROTOCOL_VERSION,
         "bundleID": bundle_id,
         "package": package,
         "supervisor": supervisor_module,
         "preimport": preimport,
+        "precompiled": precompiled,
         "limits": {"nofile": nofile, "cpuSeconds": cpu_seconds, "memoryBytes": memory_bytes},
     }

@@ -25,6 +25,9 @@ from __future__ import annotations
 
 import collections
 import errno
+import hashlib
+import io
+import marshal
 import os
 import select
 import shutil
@@ -34,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -139,6 +143,32 @@ class _StderrTail(threading.Thread):
         return b"".join(self.chunks)[-self.limit:].decode("utf-8", "replace")
 
 
+_PRECOMPILED: dict[str, bytes] = {}  # kernel bundle ID -> marshalled {file name: code object}
+_PRECOMPILED_KEEP = 4  # a node runs one kernel bundle at a time (two around an upgrade)
+_PRECOMPILED_LOCK = threading.Lock()
+
+
+def precompiled_bundle(kernel_bundle: bytes, bundle_id: str) -> bytes | None:
+    """The kernel bundle's modules compiled once per node process, as the bootstrap would
+    compile them in each worker (same file names, `dont_inherit`), marshalled. None when the
+    bytes are not the bundle `bundle_id` names (the worker refuses those; and the cache is
+    keyed by what the bytes are, never by what a caller says they are)."""
+    data = bytes(kernel_bundle)
+    if "b1-" + hashlib.sha512(data).hexdigest() != bundle_id:
+        return None
+    with _PRECOMPILED_LOCK:
+        cached = _PRECOMPILED.get(bundle_id)
+        if cached is None:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                cached = marshal.dumps({
+                    name: compile(zf.read(name), "<kernel-bundle>/" + name, "exec", dont_inherit=True)
+                    for name in sorted(zf.namelist()) if name.endswith(".py")})
+            while len(_PRECOMPILED) >= _PRECOMPILED_KEEP:
+                _PRECOMPILED.pop(next(iter(_PRECOMPILED)))
+            _PRECOMPILED[bundle_id] = cached
+        return cached
+
+
 class SubprocessWorker:
     """One vat in its own process. Not thread-safe: one delivery at a time (the kernel is
     single-threaded)."""
@@ -166,10 +196,12 @@ class SubprocessWorker:
 
             manifest = validate_bundle(kernel_bundle, kernel_bundle_id)
             supervisor_module = find_supervisor_module(read_bundle_files(kernel_bundle), manifest.entry_module)
+        # Code objects are only portable to the same interpreter (marshal's format is per version).
+        codes = precompiled_bundle(kernel_bundle, kernel_bundle_id) if python in (None, sys.executable) else None
         header = protocol.make_header(
             bundle_id=kernel_bundle_id, supervisor_module=supervisor_module, package=BUNDLE_PACKAGE,
             preimport=[], nofile=self.limits.nofile, cpu_seconds=self.limits.cpu_seconds,
-            memory_bytes=self.limits.memory_bytes)
+            memory_bytes=self.limits.memory_bytes, precompiled=codes is not None)
         try:
             self._proc = subprocess.Popen(
                 [python or sys.executable, *PYTHON_FLAGS, "-c", BOOTSTRAP],
@@ -190,7 +222,10 @@ class SubprocessWorker:
         self._stderr.start()
         deadline = time.monotonic() + self.limits.startup_seconds
         try:
-            self._write(protocol.encode(header) + protocol.encode_raw(bytes(kernel_bundle)), deadline)
+            startup = protocol.encode(header) + protocol.encode_raw(bytes(kernel_bundle))
+            if codes is not None:
+                startup += protocol.encode_raw(codes)
+            self._write(startup, deadline)
             self._expect("ready", deadline)
             self._send(["setup", setup], deadline)
             self._expect("setupDone", deadline)

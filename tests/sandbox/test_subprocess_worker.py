@@ -4,6 +4,7 @@ Each test starts at least one worker process (about 0.1 s each)."""
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import threading
@@ -291,3 +292,40 @@ def test_roundtrip_bench_reports_figures():
     assert figures["n"] == 200
     assert figures["roundtrips_per_s"] > 500
     assert figures["us_per_roundtrip"] > 0
+
+
+def test_kernel_modules_are_compiled_once_per_bundle_and_keyed_by_content(kernel_bundle):
+    """Workers get the kernel bundle's code objects from the node (compiled once) instead of
+    compiling every module each; a caller naming the wrong ID must not get (or poison) them."""
+    import marshal
+    import zipfile
+
+    from kernelhost.workers.subprocess_worker import precompiled_bundle
+
+    data, bundle_id = kernel_bundle
+    codes = marshal.loads(precompiled_bundle(data, bundle_id))
+    sources = {n for n in zipfile.ZipFile(io.BytesIO(data)).namelist() if n.endswith(".py")}
+    assert set(codes) == sources
+    assert all(code.co_filename == "<kernel-bundle>/" + name for name, code in codes.items())
+    assert precompiled_bundle(data, bundle_id) is precompiled_bundle(data, bundle_id)  # cached
+    other = bundle_id[:-4] + ("0000" if not bundle_id.endswith("0000") else "1111")
+    assert precompiled_bundle(data, other) is None
+
+
+def test_a_worker_runs_the_same_with_or_without_precompiled_modules(kernel_bundle, vat_bundle):
+    """Another interpreter path turns precompiling off (marshal is per interpreter version):
+    both workers must load the same supervisor and answer the same probe."""
+    import os
+    import sys
+
+    data, bundle_id = kernel_bundle
+    probes = []
+    for python in (None, os.path.realpath(sys.executable)):
+        worker = SubprocessWorker(kernel_bundle=data, kernel_bundle_id=bundle_id, setup={"mode": "echo"},
+                                  python=python)
+        try:
+            info = worker.probe()
+        finally:
+            worker.shutdown()
+        probes.append({k: info[k] for k in ("supervisor", "hashOfKernel", "kernelhostImportable", "flags")})
+    assert probes[0] == probes[1]
