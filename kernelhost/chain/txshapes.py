@@ -89,7 +89,7 @@ def split_tx(tx: object) -> tuple[str, dict]:
 
 def check_json_data(value: object, max_nesting: int = MAX_NESTING) -> None:
     """Raise TxInvalid unless `value` is plain JSON data: dicts with str keys, lists, str
-    (valid Unicode: no lone surrogates), int, finite float, bool, None, nested at most
+    (valid Unicode: no lone surrogates, no U+0000), int, finite float, bool, None, nested at most
     `max_nesting` deep. Iterative, so hostile input cannot exhaust the stack."""
     stack = [(value, 0)]
     while stack:
@@ -107,6 +107,10 @@ def check_json_data(value: object, max_nesting: int = MAX_NESTING) -> None:
             else:
                 stack.extend((child, depth + 1) for child in item)
         elif t is str:
+            if "\x00" in item:
+                # PostgreSQL's jsonb cannot hold U+0000 while SQLite can: accepting it would
+                # make the same transaction valid on some nodes and a database error on others.
+                raise TxInvalid("transaction contains a NUL character (U+0000)")
             if item.isascii():
                 continue
             try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import zipfile
 
 import pytest
@@ -128,3 +129,15 @@ def test_unsupported_zip_version_in_the_central_directory_is_a_bundle_error():
     data[central + 6] = 84  # "version needed to extract" = 8.4
     with pytest.raises(BundleError, match="not a readable zip"):
         validate_bundle(bytes(data))
+
+
+@pytest.mark.parametrize("disk,disks", [(1, 1), (0, 2)], ids=["other-disk", "two-disks"])
+def test_multi_disk_zip64_locator_is_a_bundle_error(disk, disks):
+    # found by fuzz/fuzz_bundles.py (atheris): zipfile.is_zipfile() only swallows OSError, so a
+    # zip64 end-of-central-directory locator naming another disk made validate_bundle raise
+    # zipfile.BadZipFile("zipfiles that span multiple disks are not supported")
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", disk, 0, disks)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0, 0, 0, 0, 0)
+    for data in (locator + end, VALID[:VALID.rindex(b"PK\x05\x06")] + locator + VALID[VALID.rindex(b"PK\x05\x06"):]):
+        with pytest.raises(BundleError, match="zip"):
+            validate_bundle(data)

@@ -16,42 +16,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kernelhost.swingstore import SwingStoreError, export_swingstore, import_swingstore, open_swingstore
-from kernelhost.swingstore.bundleformat import bundle_id_of, make_bundle_from_files
+from kernelhost.swingstore import SwingStoreError, import_swingstore, open_swingstore
 
 from .conftest import FUZZ_SETTINGS, tried
-
-
-def _bundle(marker: str) -> bytes:
-    return make_bundle_from_files({"v/__init__.py": f"M = {marker!r}\n".encode(),
-                                   "v/vat.py": b"def build_root_object(vp, p, b):\n    return None\n"},
-                                  kind="vat", entry="v.vat", api_version=1)
+from .sample_store import sample_export
 
 
 @pytest.fixture(scope="module")
 def source_export(tmp_path_factory):
-    path = tmp_path_factory.mktemp("import-source") / "source.sqlite"
-    s = open_swingstore(path, export_callback=lambda records: None)
-    ks = s.kernel
-    ks.transcripts.init_transcript("v1")
-    ks.transcripts.init_transcript("v2")
-    for n in range(1, 10):
-        ks.start_crank()
-        vat = "v1" if n % 3 else "v2"
-        ks.kv.set("crankNumber", str(n))
-        ks.kv.set(f"{vat}.vs.count", str(n))
-        ks.transcripts.add_item(vat, json.dumps({"d": ["message", n], "sc": []}))
-        if n % 4 == 0:
-            ks.transcripts.rollover_span(vat)
-        ks.emit_crank_hashes()
-        ks.end_crank()
-    for marker in ("a", "b"):
-        data = _bundle(marker)
-        ks.bundles.add_bundle(bundle_id_of(data), data)
-    s.host.commit()
-    s.close()
-    export_data, artifacts = export_swingstore(path)
-    return list(export_data), dict(artifacts)
+    return sample_export(tmp_path_factory.mktemp("import-source") / "source.sqlite")
 
 
 HOSTILE_VALUES = st.one_of(

@@ -63,6 +63,7 @@ def test_fuzz_tx_decoder_raises_only_txinvalid(tx):
 @pytest.mark.django_db
 @FUZZ_SETTINGS
 @given(tx=transactions)
+@example(tx={"type": "swingset/send", "vat": "v", "method": "m", "args": ["a\x00b"]})
 def test_fuzz_submit_tx_raises_only_txinvalid(tx):
     from kernelhost.chain.services.txs import submit_tx
 
@@ -73,6 +74,23 @@ def test_fuzz_submit_tx_raises_only_txinvalid(tx):
         assert str(exc)
         return
     assert row.pk and len(row.tx_hash) == 64
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("tx", [
+    {"type": "swingset/send", "vat": "counter", "method": "increment", "args": ["\x00"]},
+    {"type": "swingset/send", "vat": "counter", "method": "increment", "args": [{"k\x00": 1}]},
+    {"type": "bank/send", "from": "alice", "to": "bob", "amount": "1", "denom": "ucon", "memo": "x\x00"},
+], ids=["nul-in-arg", "nul-in-key", "nul-in-extra-field"])
+def test_a_nul_character_is_refused_on_every_database(tx):
+    """Found by this file's fuzzing on PostgreSQL (jsonb cannot hold U+0000, SQLite can): the
+    same transaction must be valid or invalid on every node, whatever its database."""
+    from kernelhost.chain.models import Transaction
+    from kernelhost.chain.services.txs import submit_tx
+
+    with pytest.raises(TxInvalid, match="NUL"):
+        submit_tx(tx)
+    assert Transaction.objects.count() == 0
 
 
 @pytest.mark.django_db

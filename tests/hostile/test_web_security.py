@@ -1,6 +1,7 @@
 """Web: every role tried against every privileged endpoint (forged requests refused, and
 written to the audit log where the product audits them), anonymous access redirected, CSRF
-enforced, websockets refused without a session / role / right origin, login throttling."""
+enforced, websockets refused without a session / role / right origin, login throttling.
+Anonymous requests to the JSON API (/api/) get 401 JSON instead of the redirect."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ PRIVILEGED = [
     ("GET", f"/bundles/uploads/{UPLOAD_ID}/status/", {ADMINS}, "bundle.upload.view"),
     ("GET", "/audit/", {ADMINS}, "audit.view"),
 ]
-PUBLIC = {"/accounts/login/", "/healthz", "/metrics"}
+PUBLIC = {"/accounts/login/", "/healthz", "/metrics", "/api/openapi.yaml"}
 SAMPLE_KWARGS = {"vat_id": "v1", "number": "1", "kind": "text", "upload_id": str(UPLOAD_ID),
                  "run_id": str(UPLOAD_ID), "bundle_id": BUNDLE_ID}
 
@@ -87,6 +88,10 @@ def test_anonymous_is_sent_to_login_everywhere(client, path, method):
     response = getattr(client, method)(path)
     if path in PUBLIC or path == "/accounts/logout/":
         assert response.status_code != 500
+        return
+    if path.startswith("/api/"):  # an API client gets 401 JSON, not a login page
+        assert response.status_code == 401, (method, path, response.status_code)
+        assert response.json() == {"error": "authentication required"}
         return
     assert response.status_code == 302, (method, path, response.status_code)
     assert response["Location"].startswith("/accounts/login/?next=")

@@ -49,6 +49,15 @@ def test_submittx_prints_the_id_and_refuses_bad_input_clearly(node, monkeypatch)
     assert Transaction.objects.count() == 1
 
 
+@pytest.mark.parametrize("raw", ["[" * 100_000 + "]" * 100_000, '{"amount": ' + "9" * 5000 + "}", "{not json"])
+def test_submittx_says_not_json_for_hostile_text(node, monkeypatch, raw):
+    """Deep nesting and a number over Python's digit limit are refused like any malformed text."""
+    monkeypatch.setattr("sys.stdin", io.StringIO(raw))
+    with pytest.raises(CommandError, match="not JSON"):
+        call_command("submittx", "-", stdout=io.StringIO())
+    assert Transaction.objects.count() == 0
+
+
 def test_execution_errors_are_results_and_change_nothing(node, settings):
     from kernelhost.chain.services.txs import submit_tx
 
@@ -195,12 +204,19 @@ def test_bench_command_replay_and_live_print_one_json_line(tmp_path, monkeypatch
 
     from kernelhost.management.commands import bench
 
-    monkeypatch.setattr(bench, "LIVE_BENCH", f"{__name__}._fake_live")
+    monkeypatch.setitem(bench.CONSOLE_BENCHES, "live", f"{__name__}._fake_live")
     monkeypatch.setitem(globals(), "_fake_live", fake_live)
     out = io.StringIO()
     call_command("bench", "live", "--clients", "7", "--blocks", "3", "--json", stdout=out)
     assert json.loads(out.getvalue()) == {"workload": "live", "clients": 7, "blocks": 3} and seen == {
         "clients": 7, "blocks": 3}
-    monkeypatch.setattr(bench, "LIVE_BENCH", "no.such.module.run_live_bench")
+    monkeypatch.setitem(bench.CONSOLE_BENCHES, "live", "no.such.module.run_live_bench")
     with pytest.raises(CommandError, match="needs the console"):
         call_command("bench", "live", "--json", stdout=io.StringIO())
+
+
+@pytest.mark.parametrize("args", [["soak", "--minutes", "0"], ["soak", "--tps", "-1"], ["soak", "--clients", "0"],
+                                  ["http", "--users", "0"], ["http", "--seconds", "0"], ["http", "--tps", "-1"]])
+def test_bench_soak_and_http_refuse_bad_arguments_before_starting_anything(args):
+    with pytest.raises(CommandError, match="must be"):
+        call_command("bench", *args, "--json", stdout=io.StringIO())

@@ -20,12 +20,12 @@ class Command(BaseCommand):
 
         try:
             raw = sys.stdin.read() if file == "-" else open(file, encoding="utf-8").read()
-        except OSError as exc:
+        except (OSError, UnicodeDecodeError) as exc:
             raise CommandError(f"cannot read {file}: {exc}") from None
         try:
             tx = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise CommandError(f"not JSON: {exc}") from None
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, a 4,300+ digit number, deep nesting
+            raise CommandError(f"not JSON: {type(exc).__name__}: {exc}") from None
         try:
             row = submit_tx(tx)
         except TxInvalid as exc:
