@@ -23,6 +23,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(PY) docs/assemble_architecture.py --check
 
 test: lint
 	$(PY) -m pytest

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hmac
+from functools import cache, wraps
+from pathlib import Path
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -15,9 +18,26 @@ from console.selectors.health import health_report
 from console.selectors.node import node_status
 
 ANY_ROLE = (OPERATORS, VOTERS, ADMINS)
+OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
 
 
-@require_GET
+def json_get_only(view):
+    """require_GET for the JSON endpoints of console/openapi.yaml: any other method gets a 405
+    JSON body with `Allow: GET`. CSRF-exempt, as nothing but GET reaches the view (so there is
+    nothing to forge), so that a POST gets that 405 and not the CSRF failure page."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.method != "GET":
+            response = JsonResponse({"error": "method not allowed"}, status=405)
+            response["Allow"] = "GET"
+            return response
+        return view(request, *args, **kwargs)
+
+    return csrf_exempt(wrapper)
+
+
+@json_get_only
 def healthz(request: HttpRequest) -> JsonResponse:
     healthy, report = health_report()
     return JsonResponse(report, status=200 if healthy else 503)
@@ -34,7 +54,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
     return HttpResponse(render_metrics(), content_type=CONTENT_TYPE_LATEST)
 
 
-@require_GET
+@json_get_only
 @role_required(*ANY_ROLE)
 def api_status(request: HttpRequest) -> JsonResponse:
     status = node_status()
@@ -42,3 +62,14 @@ def api_status(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error": "node not initialised"}, status=503)
     return JsonResponse(status)
 
+
+
+@cache
+def _openapi_document() -> bytes:
+    return OPENAPI_PATH.read_bytes()
+
+
+@json_get_only
+def openapi_document(request: HttpRequest) -> HttpResponse:
+    """The API's OpenAPI document (public: console.middleware.PUBLIC_PREFIXES)."""
+    return HttpResponse(_openapi_document(), content_type="application/yaml; charset=utf-8")

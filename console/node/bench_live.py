@@ -31,7 +31,6 @@ import json
 import multiprocessing
 import re
 import shutil
-import socket
 import statistics
 import tempfile
 import threading
@@ -41,18 +40,14 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connections
 
+from console.loadtest.stack import free_port
+
 HEIGHT = re.compile(r'id="chain-height">(\d+)<')
 
 
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class _Server(threading.Thread):
@@ -146,7 +141,7 @@ def _live(clients: int, blocks: int, block_time_ms: int, txs: int) -> dict:
     live_publish = import_string(getattr(settings, "NODE_EVENT_PUBLISHER", None) or "console.live.publish")
 
     init_node(settings.SWINGSTORE_PATH)
-    port = _free_port()
+    port = free_port()
     server = _Server(port)
     server.start()
     server.wait_started()
@@ -170,7 +165,7 @@ def _live(clients: int, blocks: int, block_time_ms: int, txs: int) -> dict:
         # server and the node for the GIL and measure themselves.
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
-        process = ctx.Process(target=_clients_process, args=(url, cookie, port, clients, child), daemon=True)
+        process = ctx.Process(target=run_ws_clients, args=(url, cookie, port, clients, child), daemon=True)
         process.start()
         if not parent.poll(180):
             raise RuntimeError("websocket clients did not connect in time")
@@ -212,7 +207,7 @@ def _live(clients: int, blocks: int, block_time_ms: int, txs: int) -> dict:
     }
 
 
-def _clients_process(url, cookie, port, count, conn) -> None:
+def run_ws_clients(url, cookie, port, count, conn) -> None:
     """Child process: `count` websocket clients; reports "ready" once all are connected,
     then on "stop" sends back, per client, {height: time.monotonic() at receipt}."""
     received: list[dict[int, float]] = [{} for _ in range(count)]

@@ -78,7 +78,13 @@ TEMPLATES = [
 DATABASE_URL = env_str("DATABASE_URL")
 EMBEDDED = env_str("REDIS_URL") is None
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # A connection pool, not persistent connections: under ASGI each request runs its sync
+    # view on a thread of its own, and conn_max_age kept every such thread's connection open,
+    # so 20 concurrent readers exhausted PostgreSQL's 100 connections (`bench http` found it).
+    # A pooled connection goes back to the pool when the request ends.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2, "max_size": int(env_str("DATABASE_POOL_MAX", "20")), "timeout": 30}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -99,11 +105,17 @@ NODE_EVENT_PUBLISHER = "console.node_events.publish_node_event"
 SWINGSTORE_PATH = env_str("SWINGSTORE_PATH", str(VAR_DIR / "swingstore.sqlite"))
 
 REDIS_URL = env_str("REDIS_URL")
+CHANNEL_REDIS_SOCKET_TIMEOUT_S = 30
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 10},
+            # redis-py 8 reads with a 5 s socket timeout by default, the same as channels_redis's
+            # 5 s BZPOPMIN: a consumer with no message for 5 s then died with TimeoutError and
+            # its websocket closed (found by `bench soak` once blocks took longer than 5 s;
+            # redis/redis-py#4091). The read timeout must outlast the blocking pop.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_REDIS_SOCKET_TIMEOUT_S}],
+                       "capacity": 1500, "expiry": 10},
         }
     }
     RQ_QUEUES = {

@@ -3,6 +3,10 @@ of a running node (`submit_tx`, the same path as `submittx` and the console), th
 wait for the runner to include them. Same seed and mix, same node state at the start => the
 same transactions in the same order.
 
+The run is bounded in time as well as in count: submission stops at `duration_s` even when
+the node could not take `tps` (a busy SQLite writer makes each submit wait); `planned` -
+`submitted` - `rejected` - `errors` is then reported as `behind`.
+
 Counts: submitted (accepted into the mempool), rejected (refused by submit_tx: a bad shape),
 errors (the database refused the insert, e.g. locked for longer than its timeout), included
 (executed in a block: they have a result), ok / failed (result code 0 / non-zero), pending
@@ -39,6 +43,8 @@ class LoadReport:
     submit_s: float = 0.0
     wait_s: float = 0.0
     achieved_tps: float = 0.0
+    planned: int = 0
+    behind: int = 0
     by_type: dict = field(default_factory=dict)
     failed_codes: dict = field(default_factory=dict)
     error_samples: list = field(default_factory=list)
@@ -49,6 +55,7 @@ class LoadReport:
                 "rejected": self.rejected, "errors": self.errors, "pending": self.pending, "blocks": self.blocks,
                 "heights": [self.first_height, self.last_height], "submitS": round(self.submit_s, 2),
                 "waitS": round(self.wait_s, 2), "achievedTps": round(self.achieved_tps, 1),
+                "planned": self.planned, "behind": self.behind,
                 "byType": dict(sorted(self.by_type.items())),
                 "failedCodes": {str(k): v for k, v in sorted(self.failed_codes.items())},
                 "errorSamples": self.error_samples[:5]}
@@ -110,11 +117,15 @@ def run_load(*, tps: float, duration_s: float, mix=CATEGORIES, seed: int = 1, wa
     tracker = _Tracker(report)
     by_type: Counter = Counter()
     total = max(1, round(tps * duration_s))
+    report.planned = total
     started = time.monotonic()
+    deadline = started + duration_s
     next_progress = started + progress_every_s
     for i in range(total):
         due = started + i / tps
         now = time.monotonic()
+        if now >= deadline:
+            break  # the node could not take the rate: stop on time, report how far behind
         if due > now:
             time.sleep(due - now)
         tx = workload.next_tx()
@@ -138,6 +149,7 @@ def run_load(*, tps: float, duration_s: float, mix=CATEGORIES, seed: int = 1, wa
             next_progress = now + progress_every_s
     report.submit_s = time.monotonic() - started
     report.achieved_tps = report.submitted / report.submit_s if report.submit_s else 0.0
+    report.behind = total - report.submitted - report.rejected - report.errors
     wait_started = time.monotonic()
     while True:
         tracker.poll()

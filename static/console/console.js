@@ -14,15 +14,20 @@
 
 // Node pages: a pushed event names its topic with a `live-tick-<topic>` element; regions
 // marked data-live-refresh="<topic> ..." then re-fetch themselves (their own URL, so the
-// filters in it are kept). After a reconnect every such region re-fetches, so the page
-// catches up on blocks it missed. Upgrade countdowns are computed from the pushed height.
+// filters in it are kept). Whenever the socket opens every such region re-fetches, so the
+// page catches up on what it missed before subscribing or while disconnected. Upgrade
+// countdowns are computed from the pushed height.
 (function () {
   var TICK = /id="live-tick-([A-Za-z0-9._-]+)"/g;
-  var dropped = false;
   function refresh(topic) {
     document.querySelectorAll("[data-live-refresh]").forEach(function (el) {
       var topics = el.getAttribute("data-live-refresh").split(/\s+/);
-      if (topic === null || topics.indexOf(topic) >= 0) { window.htmx.trigger(el, "kc:refresh"); }
+      if (topic === null || topics.indexOf(topic) >= 0) {
+        // The newest refresh wins: a fetch still in flight (the one made when the socket
+        // opened) holds older state, and htmx would drop a second request behind it.
+        window.htmx.trigger(el, "htmx:abort");
+        window.htmx.trigger(el, "kc:refresh");
+      }
     });
   }
   function countdowns() {
@@ -46,8 +51,9 @@
     }
     countdowns();
   });
-  document.addEventListener("htmx:wsClose", function () { dropped = true; });
-  document.addEventListener("htmx:wsOpen", function () { if (dropped) { dropped = false; refresh(null); } });
+  // Every open, the first too: an event published between the page's render and its
+  // subscription (a job step finishing meanwhile) would otherwise never reach it.
+  document.addEventListener("htmx:wsOpen", function () { refresh(null); });
   document.addEventListener("htmx:afterSettle", countdowns);
   document.addEventListener("DOMContentLoaded", countdowns);
   document.addEventListener("click", function (e) {

@@ -27,8 +27,10 @@ class Command(BaseCommand):
         runner = None if no_node else self._start_node(stop, block_time_ms)
         mode = "redis" if settings.REDIS_URL else "embedded"
         self.stdout.write(f"Kernel Console on http://{host}:{port}/ ({mode} mode). Ctrl-C stops.")
+        # Bounded shutdown: open websockets (and their channel-layer waits) must not keep a
+        # stopping server alive; bench soak saw one still up 60 s after SIGINT.
         config = uvicorn.Config("console.asgi:application", host=host, port=port, ws="websockets-sansio",
-                                lifespan="off", log_level="warning")
+                                lifespan="off", log_level="warning", timeout_graceful_shutdown=10)
         try:
             uvicorn.Server(config).run()  # returns after Ctrl-C, once connections are closed
         finally:

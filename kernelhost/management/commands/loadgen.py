@@ -45,6 +45,9 @@ class Command(BaseCommand):
                 f"submitted {report.submitted}  included {report.included} (ok {report.ok}, failed {report.failed})  "
                 f"rejected {report.rejected}  errors {report.errors}  pending {report.pending}  "
                 f"in {report.blocks} blocks  at {report.achieved_tps:.1f} tx/s")
+            if report.behind:
+                self.stdout.write(f"{report.behind} of {report.planned} planned transactions were not submitted: "
+                                  f"the node could not take {tps:g} tx/s")
             if report.failed_codes:
                 self.stdout.write("failed by code: " + ", ".join(f"{k}: {v}" for k, v in
                                                                  sorted(report.failed_codes.items())))
