@@ -24,7 +24,8 @@
       var topics = el.getAttribute("data-live-refresh").split(/\s+/);
       if (topic === null || topics.indexOf(topic) >= 0) {
         // The newest refresh wins: a fetch still in flight (the one made when the socket
-        // opened) holds older state, and htmx would drop a second request behind it.
+        // opened) holds older state, and htmx would queue this one behind it and then issue
+        // it from the element that fetch's outerHTML swap has already replaced.
         window.htmx.trigger(el, "htmx:abort");
         window.htmx.trigger(el, "kc:refresh");
       }
