@@ -10,6 +10,7 @@ and reports rates. DESIGN §5 puts a framed-JSON round trip at about 80 µs on t
 
 from __future__ import annotations
 
+import statistics
 import time
 
 from kernelhost.swingstore.bundleformat import bundle_id_of
@@ -60,6 +61,29 @@ def roundtrip_bench(n: int = 10_000, *, kernel_bundle: bytes | None = None) -> d
         "deliveries_per_s": round(n / deliver_s, 1),
         "us_per_delivery_with_one_read": round(deliver_s / n * 1e6, 2),
     }
+
+
+def worker_start_bench(n: int = 30, *, kernel_bundle: bytes | None = None) -> dict:
+    """Median time from asking for an echo worker to its first answer, forked by the fork
+    server and started afresh (n of each, after one warm-up of each)."""
+    data = kernel_bundle or _source_kernel_bundle()
+    bundle_id = bundle_id_of(data)
+    figures: dict = {"workload": "workers", "n": n}
+    for label, forked in (("forked", True), ("fresh", False)):
+        times = []
+        for i in range(n + 1):
+            started = time.perf_counter()
+            worker = SubprocessWorker(kernel_bundle=data, kernel_bundle_id=bundle_id, setup={"mode": "echo"},
+                                      fork_server=forked)
+            worker.ping(i)
+            elapsed = time.perf_counter() - started
+            worker.shutdown()
+            if i:  # the first of each starts the fork server / compiles the bundle
+                times.append(elapsed)
+        figures[f"{label}_start_ms_median"] = round(statistics.median(times) * 1000, 2)
+        figures[f"{label}_start_ms_max"] = round(max(times) * 1000, 2)
+    figures["speedup"] = round(figures["fresh_start_ms_median"] / figures["forked_start_ms_median"], 1)
+    return figures
 
 
 if __name__ == "__main__":  # python -m kernelhost.workers.bench [N]

@@ -67,6 +67,77 @@ def _boot():
             n = os.write(wfd, view)
             view = view[n:]
 
+    def serve_forks(rfd, wfd, buf, read_frame, write, fatal):
+        import fcntl, json, select, signal, socket
+
+        gc.collect()
+        gc.freeze()  # the kernel's modules stay shared with every worker (no copy-on-write by GC)
+        ctl = socket.socket(fileno=rfd)  # rfd and wfd are the same Unix socket here
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_r, False)
+        os.set_blocking(wake_w, False)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+        passed = []  # descriptors received, three per spawn request, in order
+
+        def send(message):
+            payload = json.dumps(message).encode()
+            write(hdr.pack(len(payload)) + payload)
+
+        def reap():
+            while True:
+                try:
+                    pid, status = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    return
+                if pid == 0:
+                    return
+                send(["exit", pid, os.waitstatus_to_exitcode(status)])
+
+        send(["forkServerReady", {"pid": os.getpid()}])
+        while True:
+            frame = None
+            if len(buf) >= 4 and len(buf) >= 4 + hdr.unpack_from(buf)[0]:
+                frame = read_frame()  # complete in the buffer: no read
+            if frame is None:
+                ready = select.select([rfd, wake_r], [], [])[0]
+                if wake_r in ready:
+                    try:
+                        while os.read(wake_r, 512):
+                            pass
+                    except BlockingIOError:
+                        pass
+                    reap()
+                if rfd in ready:
+                    data, fds, _flags, _addr = socket.recv_fds(ctl, 1 << 16, 3)
+                    passed.extend(fds)
+                    if not data:
+                        os._exit(0)  # the node is gone; its workers see their pipes close
+                    buf.extend(data)
+                continue
+            message = json.loads(frame)
+            if message[0] != "spawn" or len(passed) < 3:
+                fatal("fork server: bad request " + repr(message)[:200])
+            fds, passed[:] = passed[:3], passed[3:]
+            pid = os.fork()
+            if pid == 0:
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                ctl.detach()  # its descriptor is about to be reused
+                child_r, child_w, child_err = fds
+                os.dup2(child_err, 1)
+                os.dup2(child_err, 2)
+                high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 64) for fd in (child_r, child_w)]
+                os.dup2(high[0], 3, inheritable=False)
+                os.dup2(high[1], 4, inheritable=False)
+                os.closerange(5, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+                del buf[:]
+                return 3, 4
+            for fd in fds:
+                os.close(fd)
+            send(["spawned", message[1], pid])
+            reap()
+
     def fatal(reason, code=70):
         try:
             payload = json.dumps(["fatal", reason]).encode()
@@ -77,10 +148,12 @@ def _boot():
     try:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
-        try:
-            resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
-        except (ValueError, OSError):
-            pass
+
+        def no_children():
+            try:
+                resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+            except (ValueError, OSError):
+                pass
         # The parent's environment is exactly {"PYTHONHASHSEED": "0"}, but the interpreter
         # adds LC_CTYPE itself when it coerces the C locale (PEP 538): take it back out so the
         # worker's environment is what the parent chose.
@@ -90,6 +163,9 @@ def _boot():
         if raw is None:
             os._exit(0)
         header = json.loads(raw)
+        fork_server = bool(header.get("forkServer"))
+        if not fork_server:
+            no_children()
         limits = header["limits"]
         if limits.get("memoryBytes"):
             resource.setrlimit(resource.RLIMIT_AS, (limits["memoryBytes"], limits["memoryBytes"]))
@@ -146,6 +222,11 @@ def _boot():
         if hasattr(supervisor, "prepare"):
             supervisor.prepare()
         kernelhost_importable = importlib.util.find_spec("kernelhost") is not None
+        if fork_server:
+            # Serve "spawn" requests; each forks a worker that returns from serve_forks()
+            # with its own pipes on fds 3 and 4 and continues below as a fresh worker would.
+            rfd, wfd = serve_forks(rfd, wfd, buf, read_frame, write, fatal)
+            no_children()
         nofile = max(int(limits.get("nofile") or 0), rfd + 1, wfd + 1)
         resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         cpu_seconds = limits.get("cpuSeconds")

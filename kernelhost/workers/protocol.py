@@ -95,9 +95,10 @@ class FrameBuffer:
 
 def make_header(*, bundle_id: str, supervisor_module: str, package: str, preimport: list[str],
                 nofile: int, cpu_seconds: float | None, memory_bytes: int | None,
-                precompiled: bool = False) -> dict:
+                precompiled: bool = False, fork_server: bool = False) -> dict:
     """The first startup frame, read by the bootstrap script (kernelhost.workers.bootstrap).
-    `precompiled`: a third frame follows the kernel bundle with its modules' code objects."""
+    `precompiled`: a third frame follows the kernel bundle with its modules' code objects.
+    `fork_server`: the process forks workers on request instead of becoming one."""
     return {
         "protocol": PROTOCOL_VERSION,
         "bundleID": bundle_id,
@@ -105,5 +106,6 @@ def make_header(*, bundle_id: str, supervisor_module: str, package: str, preimpo
         "supervisor": supervisor_module,
         "preimport": preimport,
         "precompiled": precompiled,
+        "forkServer": fork_server,
         "limits": {"nofile": nofile, "cpuSeconds": cpu_seconds, "memoryBytes": memory_bytes},
     }

@@ -66,12 +66,14 @@ class Kernel:
         return result
 
 
-@pytest.fixture
-def start_worker(kernel_bundle, vat_bundle):
+@pytest.fixture(params=[True, False], ids=["forked", "fresh"])
+def start_worker(request, kernel_bundle, vat_bundle):
+    """Every worker test runs on a worker forked by the fork server and on one started afresh."""
     workers = []
 
     def start(limits: WorkerLimits | None = None, setup: dict | None = None, **kw) -> SubprocessWorker:
         data, bundle_id = kernel_bundle
+        kw.setdefault("fork_server", request.param)
         w = SubprocessWorker(kernel_bundle=data, kernel_bundle_id=bundle_id,
                              setup=setup or vat_setup_from_bundle(vat_bundle), limits=limits, **kw)
         workers.append(w)

@@ -4,6 +4,7 @@
     bench pingpong [--n 500] [--worker local|subprocess] [--path DIR]
     bench blocks [--blocks 200] [--txs 50]
     bench replay [--vats 100] [--deliveries 1000] [--worker local|subprocess] [--path DIR]
+    bench workers [--n 30]        (subprocess worker start: forked vs fresh)
     bench live [--clients 200] [--blocks 50]
     bench soak [--minutes 10] [--tps 50] [--clients 100]
     bench http [--seconds 60] [--users 20] [--tps 5]
@@ -20,7 +21,7 @@ import tempfile
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.module_loading import import_string
 
-WORKLOADS = ["swingstore", "pingpong", "blocks", "replay", "live", "soak", "http"]
+WORKLOADS = ["swingstore", "pingpong", "blocks", "replay", "workers", "live", "soak", "http"]
 CONSOLE_BENCHES = {"live": "console.node.bench_live.run_live_bench", "soak": "console.loadtest.soak.run_soak",
                    "http": "console.loadtest.httpload.run_http_load"}
 DEFAULT_BLOCKS = {"blocks": 200, "live": 50}
@@ -28,13 +29,15 @@ DEFAULT_CLIENTS = {"live": 200, "soak": 100}
 
 
 class Command(BaseCommand):
-    help = "Run a benchmark workload (swingstore, pingpong, blocks, replay, live, soak, http); print one JSON line."
+    help = ("Run a benchmark workload (swingstore, pingpong, blocks, replay, workers, live, soak, http); "
+            "print one JSON line.")
 
     def add_arguments(self, parser):
         parser.add_argument("workload", choices=WORKLOADS)
         parser.add_argument("--json", action="store_true", help="print one JSON line (the only format)")
         parser.add_argument("--path", help="directory for the throwaway store (default: a temp dir)")
-        parser.add_argument("--n", type=int, default=500, help="pingpong: number of pings")
+        parser.add_argument("--n", type=int, default=None,
+                            help="pingpong (default 500): pings; workers (default 30): starts of each kind")
         parser.add_argument("--worker", default="local", choices=["local", "subprocess"],
                             help="pingpong, replay: where the vats run")
         parser.add_argument("--blocks", type=int, default=None, help="blocks (default 200), live (default 50)")
@@ -62,7 +65,13 @@ class Command(BaseCommand):
         elif workload == "pingpong":
             from kernelhost.kernel_bench import run_pingpong
 
-            result = run_pingpong(n, worker, path)
+            result = run_pingpong(500 if n is None else n, worker, path)
+        elif workload == "workers":
+            if n is not None and n < 1:
+                raise CommandError("--n must be >= 1")
+            from kernelhost.workers.bench import worker_start_bench
+
+            result = worker_start_bench(30 if n is None else n)
         elif workload == "replay":
             if vats < 1 or deliveries < 1:
                 raise CommandError("--vats and --deliveries must be >= 1")
