@@ -300,6 +300,8 @@ class KernelState:
                     self.decref(s)
         kv.delete(f"{kp}.state")
         kv.delete(f"{kp}.refCount")
+        for field in (".policy", ".queue.nextID", ".decider", ".subscribers"):
+            kv.forget_absent(kp + field)  # the absent() marks of add_kernel_promise
 
     # ------------------------------------------------------------------ refcounts
     def incref(self, kref: str) -> None:

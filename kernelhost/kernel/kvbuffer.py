@@ -103,6 +103,13 @@ class BufferedKV:
             dirty[key] = cache.get(key, _UNKNOWN)
         cache[key] = None
 
+    def forget_absent(self, key: str) -> None:
+        """Drop a key from the cache if it is known absent in the store (a field of an ID
+        that is gone for good), so dead IDs do not stay in the cache as None entries."""
+        cache = self._cache
+        if key in cache and cache[key] is None and key not in self._dirty:
+            del cache[key]
+
     def absent(self, key: str) -> None:
         """Tell the cache a key does not exist in the store (fields of a freshly
         allocated ID), saving a store lookup that would find nothing."""
@@ -189,11 +196,13 @@ class BufferedKV:
                 before = kv.get(key)
             elif before is not None and type(before) is not str:
                 before = _dumps(before)
-            if value == before:
-                continue
             if value is None:
-                kv.delete(key)
-            else:
+                # Deleted keys (promises, run-queue items, c-list entries) are almost never read
+                # again: kept as None entries they made the cache grow with every block.
+                del cache[key]
+                if before is not None:
+                    kv.delete(key)
+            elif value != before:
                 kv.set(key, value)
         transcripts = storage.transcripts
         for op in ops:

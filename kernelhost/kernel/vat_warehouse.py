@@ -91,12 +91,16 @@ class VatWarehouse:
         self.evict(vat_id)
 
     def manager_type(self, options: dict) -> str:
-        """The worker type a vat actually runs on (node-local, not consensus)."""
+        """The worker type a vat actually runs on (node-local, not consensus).
+
+        A dynamic vat's own request for "local" is honoured only where the host runs dynamic
+        vats locally anyway: otherwise vat code could choose to run inside the node, with
+        no CPU or memory limit (one huge-integer expression would stall every block)."""
         mt = options.get("managerType")
+        if options.get("dynamic") and (not mt or mt == "local"):
+            return self.dynamic_manager_type
         if mt:
             return mt
-        if options.get("dynamic"):
-            return self.dynamic_manager_type
         return self.kernel.kv.get("kernel.defaultManagerType") or "local"
 
     def recorded_manager_type(self, options: dict) -> str:

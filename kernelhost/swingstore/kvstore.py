@@ -8,9 +8,10 @@ Key namespaces:
               export record `kv.<key>`
 
 Order is SQLite's BINARY collation on UTF-8, which equals Python's str order.
-The writer keeps a write-through read cache (`core.cache`, key -> value or
-None for "known absent"); it is cleared on every rollback, and it is safe
-because the writer holds the only write lock. Read-only stores do not cache:
+The writer keeps a write-through read cache (`core.cache`, key -> value, for
+keys that exist: deleted keys and misses are not remembered, so the cache holds
+live state only); it is cleared on every rollback, and it is safe because the
+writer holds the only write lock. Read-only stores do not cache:
 another process changes the data under them.
 """
 
@@ -94,7 +95,12 @@ class _KVBase:
         value = cache.get(key, _MISSING)
         if value is _MISSING:
             row = core.conn.execute(SQL_KV_GET, (key,)).fetchone()
-            value = row[0] if row is not None else None
+            if row is None:
+                # Not cached: most misses are the kernel checking a key it is about to create
+                # or has created and deleted within a block; remembering each one made the
+                # cache grow with every block (the kernel caches its own misses).
+                return None
+            value = row[0]
             if len(cache) >= _CACHE_MAX:
                 cache.clear()
             cache[key] = value
@@ -164,10 +170,8 @@ class KernelKV(_KVBase):
             raise _host_key_refused(key)
         if not core.in_txn:
             core.begin()
-        cache = core.cache
-        if cache.get(key, _MISSING) is not None:
-            core.conn.execute(SQL_KV_DELETE, (key,))
-            cache[key] = None
+        core.cache.pop(key, None)  # deleted keys are not remembered (see _get)
+        core.conn.execute(SQL_KV_DELETE, (key,))
         if not key.startswith(LOCAL_PREFIX):
             core.hasher.update(("delete\n" + key + "\n").encode())
             if core.exporting:
@@ -229,7 +233,7 @@ class HostKV(_KVBase):
         if not core.in_txn:
             core.begin()
         core.conn.execute(SQL_KV_DELETE, (key,))
-        core.cache[key] = None
+        core.cache.pop(key, None)
 
     def get_next_key(self, prev: str) -> str | None:
         if type(prev) is not str:

@@ -22,6 +22,22 @@ def test_get_set_delete_has(store):
     assert not kv.has("a")
 
 
+def test_the_cache_remembers_neither_deleted_keys_nor_misses(store):
+    """Remembering them made the writer's cache grow with every block (tests/kernel/
+    test_cache_growth.py); a read after the delete still sees the key absent."""
+    kv, cache = store.kernel.kv, store.kernel.kv._core.cache
+    kv.set("a", "1")
+    store.host.commit()
+    kv.delete("a")
+    assert "a" not in cache
+    assert kv.get("a") is None and kv.get("never") is None
+    assert "a" not in cache and "never" not in cache
+    kv.set("a", "1")  # the same value as before the delete: must be written, not skipped
+    store.host.commit()
+    assert kv.get("a") == "1"
+    assert dict(kv.iter_prefix("a")) == {"a": "1"}
+
+
 def test_empty_string_value_is_present(store):
     store.kernel.kv.set("e", "")
     assert store.kernel.kv.get("e") == ""

@@ -5,6 +5,7 @@ and replay divergence as kernel panics."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -55,6 +56,24 @@ def test_dynamic_vats_default_to_the_subprocess_worker_when_a_factory_is_given(n
     assert n.call("ctr", "add", 3) == ["ok", 5]
     n.restart(commit=True, worker_factory=make_worker_factory(), options={"dynamicManagerType": "local"})
     assert n.vat("ctr")["managerType"] == "local"
+
+
+def test_a_dynamic_vat_cannot_choose_to_run_inside_the_node(node):
+    """Vat code asking for a local worker would run without CPU or memory limits in the
+    node's own process: where the host has subprocess workers, it gets one anyway."""
+    from kernelhost.workers import make_worker_factory
+
+    n = node(worker_factory=make_worker_factory())
+    vid = n.create("ctr", managerType="local")
+    assert n.json(f"{vid}.options")["managerType"] == "local"  # recorded as asked (consensus)
+    assert n.vat("ctr")["managerType"] == "subprocess"
+    assert n.call("ctr", "add", 2) == ["ok", 2]
+    worker = n.c._kernel.warehouse.online[vid]
+    assert worker.pid != os.getpid() and worker.alive
+    # the operator may still choose local dynamic vats for the whole node
+    n.restart(commit=True, worker_factory=make_worker_factory(), options={"dynamicManagerType": "local"})
+    assert n.vat("ctr")["managerType"] == "local"
+    assert n.call("ctr", "add", 3) == ["ok", 5]
 
 
 def test_h_lru_keeps_at_most_max_vats_online(node):
