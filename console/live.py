@@ -13,7 +13,7 @@ import re
 import threading
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.template.loader import render_to_string
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def publish(topic: str, event: dict) -> None:
         # on the dashboard the per-client render dominated the commit-to-screen latency.
         message = {"type": "live.html", "html": render_fragment(topic, event)}
         loop = _server_loop
-        if loop is not None and loop.is_running() and not _is_redis_layer(layer):
+        if loop is not None and loop.is_running() and _is_in_memory_layer(layer):
             future = asyncio.run_coroutine_threadsafe(layer.group_send(group_name(topic), message), loop)
             future.result(timeout=5)
         else:
@@ -78,5 +78,7 @@ def render_fragment(topic: str, event: dict) -> str:
     return render_to_string(f"console/live/{topic.split('.')[0]}.html", {"event": event, "topic": topic})
 
 
-def _is_redis_layer(layer) -> bool:
-    return type(layer).__module__.startswith("channels_redis")
+def _is_in_memory_layer(layer) -> bool:
+    # The in-memory layer's queues belong to the server's event loop; a Redis layer can be
+    # used from any thread's loop.
+    return isinstance(layer, InMemoryChannelLayer)
