@@ -104,3 +104,51 @@ def test_the_worker_start_bench_reports_both_kinds(kernel_bundle):
     assert figures["n"] == 3
     assert figures["forked_start_ms_median"] > 0 and figures["fresh_start_ms_median"] > 0
     assert figures["speedup"] == round(figures["fresh_start_ms_median"] / figures["forked_start_ms_median"], 1)
+
+
+NODE_THAT_STARTS_A_WORKER = """
+import sys, time
+from kernelhost.controller.bundling import bundle_kernel_source
+from kernelhost.swingstore.bundleformat import bundle_id_of
+from kernelhost.workers import SubprocessWorker
+data = bundle_kernel_source()
+w = SubprocessWorker(kernel_bundle=data, kernel_bundle_id=bundle_id_of(data), setup={"mode": "echo"})
+assert w.ping("x") == "x"
+print(w.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_killed_node_leaves_no_fork_server_and_no_worker_behind(tmp_path):
+    """The node is SIGKILLed (no cleanup runs): the fork server sees its socket close and
+    exits, and the worker sees its pipes close and exits."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    node = subprocess.Popen([sys.executable, "-c", NODE_THAT_STARTS_A_WORKER], cwd=repo,
+                            env={**os.environ, "PYTHONPATH": str(repo)}, stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(node.stdout.readline())
+        server = parent_of(worker)
+        assert parent_of(server) == node.pid
+        os.kill(node.pid, signal.SIGKILL)
+        node.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while (alive(server) or alive(worker)) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not alive(server), "fork server outlived the node"
+        assert not alive(worker), "worker outlived the node"
+    finally:
+        if node.poll() is None:
+            node.kill()
+            node.wait()
