@@ -14,6 +14,7 @@ from console.audit import audited_role_required
 from console.governance import selectors as views_sel
 from console.governance.forms import FORMS, cancellable_names
 from console.governance.services import proposal_submit, vote_submit
+from console.live import render_fragment
 from console.roles import ADMINS, OPERATORS, VOTERS, has_role, role_required
 from kernelhost.governance import content as content_mod
 from kernelhost.governance import selectors as gov
@@ -32,6 +33,23 @@ def proposals(request: HttpRequest) -> HttpResponse:
         "is_voter": has_role(request.user, VOTERS), "live_topics": "governance,banner",
         "upgrades": views_sel.upgrades_view(view["clock"]), "paused": views_sel.paused_view(view["clock"]),
     })
+
+
+@require_GET
+@role_required(*ANY_ROLE)
+def proposals_live(request: HttpRequest) -> HttpResponse:
+    """The list's live fragment for the committed state, as the websocket would push it. The
+    page fetches it whenever its socket opens: an event published after the page rendered
+    and before the socket subscribed (a vote's redirect, a reconnect) is otherwise lost."""
+    return HttpResponse(render_fragment("governance", views_sel.proposals_view()))
+
+
+@require_GET
+@role_required(*ANY_ROLE)
+def proposal_live(request: HttpRequest, number: int) -> HttpResponse:
+    """A proposal page's live fragment for the committed state (see proposals_live)."""
+    proposal = get_object_or_404(Proposal, number=number)
+    return HttpResponse(render_fragment(f"proposal.{number}", views_sel.proposal_view(proposal)))
 
 
 def _detail_context(request: HttpRequest, proposal: Proposal) -> dict:

@@ -54,7 +54,15 @@
   });
   // Every open, the first too: an event published between the page's render and its
   // subscription (a job step finishing meanwhile) would otherwise never reach it.
-  document.addEventListener("htmx:wsOpen", function () { refresh(null); });
+  // Pages whose regions only ever change by pushed fragments (governance) mark an element
+  // data-live-resync that fetches the current fragment, for the same reason.
+  document.addEventListener("htmx:wsOpen", function () {
+    refresh(null);
+    document.querySelectorAll("[data-live-resync]").forEach(function (el) {
+      window.htmx.trigger(el, "htmx:abort");
+      window.htmx.trigger(el, "kc:refresh");
+    });
+  });
   document.addEventListener("htmx:afterSettle", countdowns);
   document.addEventListener("DOMContentLoaded", countdowns);
   document.addEventListener("click", function (e) {

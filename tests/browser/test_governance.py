@@ -89,6 +89,40 @@ def test_voters_vote_and_watch_the_tally_move(browser, asgi_server, role_user, r
     expect(page.locator("#not-voted")).not_to_contain_text("val3")
 
 
+def test_a_page_that_missed_a_push_catches_up_when_its_socket_opens(browser, asgi_server, role_user, real_chain):
+    """A block is committed and published while the page is not subscribed (its socket is
+    down, or not yet open after a vote's redirect): nothing is pushed to it again, so the
+    page must fetch the current tally when its socket (re)opens."""
+    import re
+
+    real_chain.tx("gov/submitProposal", proposer="val1", content={"kind": "text", "title": "Late"})
+    real_chain.block()
+    voter_link_ensure(role_user(VOTERS, username="alpha"), "val1")
+    page = log_in(browser.new_context().new_page(), asgi_server, "alpha")
+    sockets = []
+
+    def route(ws):
+        # The first socket goes nowhere (Playwright answers it: open, silent); later ones,
+        # the reconnects, reach the real server.
+        if sockets:
+            ws.connect_to_server()
+        sockets.append(ws)
+
+    page.route_web_socket(re.compile(r"/ws/"), route)
+    page.goto(f"{asgi_server}/governance/proposals/1/")
+    expect(page.locator("#power-veto")).to_have_text("0")
+    real_chain.tx("gov/vote", voter="val1", proposalId=1, option="veto")
+    real_chain.block()
+    publish_after_block()  # reaches no one: the page is not subscribed
+    page.wait_for_timeout(300)
+    expect(page.locator("#power-veto")).to_have_text("0")
+    sockets[0].close(code=1012, reason="restart")  # the socket drops (a server restart): htmx reconnects
+    expect(page.locator("#power-veto")).to_have_text("40", timeout=15_000)
+    expect(page.locator("#ws-status")).to_have_text("live")
+    expect(page.locator("#my-vote")).to_have_text("No with veto", timeout=10_000)
+    assert len(sockets) >= 2
+
+
 def test_operator_sees_no_vote_form_and_voter_without_power_is_told(browser, asgi_server, role_user, real_chain):
     real_chain.tx("gov/submitProposal", proposer="val1", content={"kind": "text", "title": "Signal"})
     real_chain.block()

@@ -243,3 +243,23 @@ def test_terminate_vat_remedy_refuses_critical_unknown_and_dead_vats(monkeypatch
     assert gov_forms._terminate_problem("v2") is None
     assert "already terminated" in gov_forms._terminate_problem("v3")
     assert "No live vat" in gov_forms._terminate_problem("v9")
+
+
+def test_the_live_endpoints_serve_what_the_socket_would_push(client, role_user, real_chain):
+    """Fetched by the pages when their websocket opens (static/console/console.js,
+    data-live-resync), so what they serve must be the pushed fragment, for the current state."""
+    p = text_proposal(real_chain)
+    real_chain.tx("gov/vote", voter="val1", proposalId=p.number, option="veto")
+    real_chain.block()
+    client.force_login(role_user(OPERATORS))
+    pushed = {}
+    gov_live.publish_governance(lambda topic, event: pushed.setdefault(topic, event))
+    detail = client.get(f"/governance/proposals/{p.number}/live/").content.decode()
+    assert detail == render_to_string("console/live/proposal.html", {"event": pushed[f"proposal.{p.number}"]})
+    assert 'id="tally" class="card" hx-swap-oob="true"' in detail and 'id="power-veto">40<' in detail
+    listing = client.get("/governance/live/").content.decode()
+    assert listing == render_to_string("console/live/governance.html", {"event": pushed["governance"]})
+    assert f'id="proposal-row-{p.number}"' in listing
+    assert client.get("/governance/proposals/999/live/").status_code == 404
+    page = client.get(f"/governance/proposals/{p.number}/").content.decode()
+    assert f'data-live-resync hx-get="/governance/proposals/{p.number}/live/"' in page
