@@ -106,19 +106,20 @@ SWINGSTORE_PATH = env_str("SWINGSTORE_PATH", str(VAR_DIR / "swingstore.sqlite"))
 
 REDIS_URL = env_str("REDIS_URL")
 CHANNEL_REDIS_SOCKET_TIMEOUT_S = 30
-CHANNEL_REDIS_MAX_CONNECTIONS = 200  # per ASGI process; Redis allows 10,000 clients by default
+# redis-py 8 caps a pool at 100 connections and raises "Too many connections" past it instead
+# of waiting; channels-redis takes one per group_add, so 100 dashboards connecting at once
+# failed (`bench soak`). Per ASGI process; Redis itself allows 10,000 clients by default.
+CHANNEL_REDIS_MAX_CONNECTIONS = 1000
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            # channels-redis with a pool that waits when all its connections are busy
-            # (console/channel_layer.py: redis-py 8 raised "Too many connections" past 100).
-            "BACKEND": "console.channel_layer.WaitingRedisChannelLayer",
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
             # redis-py 8 reads with a 5 s socket timeout by default, the same as channels_redis's
             # 5 s BZPOPMIN: a consumer with no message for 5 s then died with TimeoutError and
             # its websocket closed (found by `bench soak` once blocks took longer than 5 s;
             # redis/redis-py#4091). The read timeout must outlast the blocking pop.
             "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_REDIS_SOCKET_TIMEOUT_S,
-                                  "max_connections": CHANNEL_REDIS_MAX_CONNECTIONS, "timeout": 20}],
+                                  "max_connections": CHANNEL_REDIS_MAX_CONNECTIONS}],
                        "capacity": 1500, "expiry": 10},
         }
     }
