@@ -73,3 +73,19 @@
     all.forEach(function (d) { d.open = open; });
   });
 })();
+
+// A vote being filled in belongs to the user: the vote card's refresh (after each block, and
+// when the socket opens) must not replace the card under them and clear their choice.
+(function () {
+  document.addEventListener("change", function (e) {
+    var card = e.target.closest && e.target.closest("#vote-card");
+    if (card) card.setAttribute("data-editing", "");
+  });
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var elt = e.detail.requestConfig && e.detail.requestConfig.elt;
+    var card = document.getElementById("vote-card");
+    if (card && card.hasAttribute("data-editing") && elt && elt.closest && elt.closest("#vote-card-refresh")) {
+      e.detail.shouldSwap = false;
+    }
+  });
+})();

@@ -123,6 +123,28 @@ def test_a_page_that_missed_a_push_catches_up_when_its_socket_opens(browser, asg
     assert len(sockets) >= 2
 
 
+def test_a_block_does_not_clear_a_vote_being_filled_in(browser, asgi_server, role_user, real_chain):
+    """Each pushed tally also refreshes the user's vote card; while the user has picked an
+    option, the refresh must leave the card alone (it used to reset the choice, and the
+    submit then said "Choose yes, no, abstain or no with veto")."""
+    real_chain.tx("gov/submitProposal", proposer="val1", content={"kind": "text", "title": "Busy"})
+    real_chain.block()
+    voter_link_ensure(role_user(VOTERS, username="alpha"), "val1")
+    page = log_in(browser.new_context().new_page(), asgi_server, "alpha")
+    page.goto(f"{asgi_server}/governance/proposals/1/")
+    expect(page.locator("#ws-status")).to_have_text("live", timeout=10_000)
+    page.wait_for_load_state("networkidle")
+    page.get_by_label("No", exact=True).check()
+    real_chain.tx("gov/vote", voter="val2", proposalId=1, option="yes")
+    real_chain.block()
+    publish_after_block()
+    expect(page.locator("#power-yes")).to_have_text("30", timeout=10_000)
+    page.wait_for_load_state("networkidle")  # the card refresh, had it been made, has landed
+    expect(page.get_by_label("No", exact=True)).to_be_checked()
+    page.locator("#vote-form button[type=submit]").click()
+    expect(page.locator("#vote-confirm")).to_contain_text("No")
+
+
 def test_operator_sees_no_vote_form_and_voter_without_power_is_told(browser, asgi_server, role_user, real_chain):
     real_chain.tx("gov/submitProposal", proposer="val1", content={"kind": "text", "title": "Signal"})
     real_chain.block()

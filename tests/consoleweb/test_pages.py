@@ -29,6 +29,14 @@ def test_pages_without_a_node_show_an_empty_state(name, operator_client, node_pa
 
 
 @pytest.mark.parametrize("name", PAGES)
+def test_no_template_syntax_reaches_the_page(name, operator_client, node):
+    """A {# #} comment spanning lines is not a comment to Django: base.html's showed on every
+    page as text."""
+    body = text(operator_client.get(reverse(name)))
+    assert not re.search(r"\{[#%]|[#%]\}|\{\{|\}\}", body.split("<script", 1)[0]), "template syntax in the page"
+
+
+@pytest.mark.parametrize("name", PAGES)
 def test_pages_need_login_and_a_role(name, client, role_user, node_path):
     response = client.get(reverse(name))
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
