@@ -69,9 +69,6 @@ FIRST_OBJECT = 20
 FIRST_DEVICE_NODE = 30
 FIRST_PROMISE = 40
 FIRST_VAT_IMPORT = {"o": 50, "p": 60, "d": 70}
-# Fields a new promise starts without (besides .decider and .policy, which it may have):
-# add_kernel_promise marks them absent in the cache, delete_promise forgets the marks.
-_UNSET_PROMISE_FIELDS = (".subscribers", ".queue.nextID", ".data.body", ".data.slots")
 
 
 def msg_krefs(msg: dict) -> list:
@@ -204,7 +201,7 @@ class KernelState:
             kv.create(f"{kp}.policy", policy)
         else:
             kv.absent(f"{kp}.policy")
-        for field in _UNSET_PROMISE_FIELDS:
+        for field in (".subscribers", ".queue.nextID", ".data.body", ".data.slots"):
             kv.absent(kp + field)
         self.maybe_free.add(kp)
         return kp
@@ -303,7 +300,7 @@ class KernelState:
                     self.decref(s)
         kv.delete(f"{kp}.state")
         kv.delete(f"{kp}.refCount")
-        for field in (".decider", ".policy", *_UNSET_PROMISE_FIELDS):
+        for field in (".policy", ".queue.nextID", ".decider", ".subscribers"):
             kv.forget_absent(kp + field)  # the absent() marks of add_kernel_promise
 
     # ------------------------------------------------------------------ refcounts

@@ -47,17 +47,15 @@ def _boot():
 
     buf = bytearray()
 
-    def frame_buffered():
-        return len(buf) >= 4 and len(buf) >= 4 + hdr.unpack_from(buf)[0]
-
     def read_frame():
         # buffered: one os.read usually returns the whole frame
         while True:
-            if frame_buffered():
-                size = hdr.unpack_from(buf)[0]
-                payload = bytes(buf[4:4 + size])
-                del buf[:4 + size]
-                return payload
+            if len(buf) >= 4:
+                (size,) = hdr.unpack_from(buf)
+                if len(buf) >= 4 + size:
+                    payload = bytes(buf[4:4 + size])
+                    del buf[:4 + size]
+                    return payload
             chunk = os.read(rfd, 1 << 16)
             if not chunk:
                 return None
@@ -98,7 +96,10 @@ def _boot():
 
         send(["forkServerReady", {"pid": os.getpid()}])
         while True:
-            if not frame_buffered():
+            frame = None
+            if len(buf) >= 4 and len(buf) >= 4 + hdr.unpack_from(buf)[0]:
+                frame = read_frame()  # complete in the buffer: no read
+            if frame is None:
                 ready = select.select([rfd, wake_r], [], [])[0]
                 if wake_r in ready:
                     try:
@@ -114,7 +115,7 @@ def _boot():
                         os._exit(0)  # the node is gone; its workers see their pipes close
                     buf.extend(data)
                 continue
-            message = json.loads(read_frame())  # complete in the buffer: no read
+            message = json.loads(frame)
             if message[0] != "spawn" or len(passed) < 3:
                 fatal("fork server: bad request " + repr(message)[:200])
             fds, passed[:] = passed[:3], passed[3:]

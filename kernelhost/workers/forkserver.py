@@ -201,7 +201,14 @@ class ForkServer:
             if payload is not None:
                 self._handle(protocol.decode(payload))
                 return True
-            self._sock.settimeout(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if deadline is None:
+                self._sock.settimeout(None)
+            else:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self._sock.settimeout(0.0)
+                else:
+                    self._sock.settimeout(left)
             try:
                 chunk = self._sock.recv(1 << 16)
             except (BlockingIOError, TimeoutError):

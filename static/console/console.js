@@ -19,17 +19,16 @@
 // countdowns are computed from the pushed height.
 (function () {
   var TICK = /id="live-tick-([A-Za-z0-9._-]+)"/g;
-  function reload(el) {
-    // The newest refresh wins: a fetch still in flight (the one made when the socket
-    // opened) holds older state, and htmx would queue this one behind it and then issue
-    // it from the element that fetch's outerHTML swap has already replaced.
-    window.htmx.trigger(el, "htmx:abort");
-    window.htmx.trigger(el, "kc:refresh");
-  }
   function refresh(topic) {
     document.querySelectorAll("[data-live-refresh]").forEach(function (el) {
       var topics = el.getAttribute("data-live-refresh").split(/\s+/);
-      if (topic === null || topics.indexOf(topic) >= 0) reload(el);
+      if (topic === null || topics.indexOf(topic) >= 0) {
+        // The newest refresh wins: a fetch still in flight (the one made when the socket
+        // opened) holds older state, and htmx would queue this one behind it and then issue
+        // it from the element that fetch's outerHTML swap has already replaced.
+        window.htmx.trigger(el, "htmx:abort");
+        window.htmx.trigger(el, "kc:refresh");
+      }
     });
   }
   function countdowns() {
@@ -59,7 +58,10 @@
   // data-live-resync that fetches the current fragment, for the same reason.
   document.addEventListener("htmx:wsOpen", function () {
     refresh(null);
-    document.querySelectorAll("[data-live-resync]").forEach(reload);
+    document.querySelectorAll("[data-live-resync]").forEach(function (el) {
+      window.htmx.trigger(el, "htmx:abort");
+      window.htmx.trigger(el, "kc:refresh");
+    });
   });
   document.addEventListener("htmx:afterSettle", countdowns);
   document.addEventListener("DOMContentLoaded", countdowns);
